@@ -1,0 +1,114 @@
+"""The backward engine: topological sort, then one reversed loop.
+
+``backward`` fills the ``.grad`` of leaves (as ``Tensor.backward`` does);
+``grad`` returns the gradients of chosen inputs and leaves ``.grad`` alone
+(as ``torch.autograd.grad`` does).
+"""
+from . import anomaly, grad_mode
+
+
+def _topological_order(roots, wanted):
+    """Functions reachable from ``roots``, each before the functions that made its inputs.
+
+    With ``wanted`` (ids of the tensors ``grad`` asks for), only the functions
+    on a path to one of them are kept, and each function's ``needs_input_grad``
+    says which of its inputs lead there.
+    """
+    post_order, seen = [], set()
+    for root in roots:
+        if root.grad_fn is None or id(root.grad_fn) in seen:
+            continue
+        stack = [(root.grad_fn, False)]
+        while stack:
+            fn, children_done = stack.pop()
+            if children_done:
+                post_order.append(fn)
+                continue
+            if id(fn) in seen:
+                continue
+            if fn.released:
+                raise RuntimeError(
+                    "backward: trying to backward through the graph a second time; its saved "
+                    "values were freed by the first backward. Pass retain_graph=True to that one.")
+            seen.add(id(fn))
+            stack.append((fn, True))
+            for x in fn.inputs:
+                if x.grad_fn is not None and id(x.grad_fn) not in seen:
+                    stack.append((x.grad_fn, False))
+
+    if wanted is not None:
+        # post_order puts every function after the functions that made its inputs
+        leads = {}
+        for fn in post_order:
+            needs = tuple(x.requires_grad and (id(x) in wanted or leads.get(id(x.grad_fn), False))
+                          for x in fn.inputs)
+            fn.needs_input_grad = needs
+            leads[id(fn)] = any(needs)
+        post_order = [fn for fn in post_order if leads[id(fn)]]
+    else:
+        for fn in post_order:
+            fn.needs_input_grad = tuple(x.requires_grad for x in fn.inputs)
+    return post_order[::-1]
+
+
+def _accumulate(store, key, g):
+    old = store.get(key)
+    store[key] = g if old is None else old + g
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
+    """Push ``root_grads`` back from ``roots``.
+
+    With ``inputs=None`` the gradients land in the leaves' ``.grad``; otherwise
+    a list with the gradient of each of ``inputs`` (None where none arrives).
+    """
+    from ..ops import cast, sum_to
+    wanted = None if inputs is None else {id(x): x for x in inputs}
+    order = _topological_order(roots, wanted)
+    grads, captured = {}, {}   # id(tensor) -> gradient so far
+
+    def deliver(x, g):
+        if wanted is not None and id(x) in wanted:
+            _accumulate(captured, id(x), g)
+            if x.grad_fn is not None:
+                _accumulate(grads, id(x), g)   # it may also lead to other wanted inputs
+        elif x.grad_fn is None:
+            if wanted is None:
+                x.grad = g if x.grad is None else x.grad + g
+        else:
+            _accumulate(grads, id(x), g)
+
+    with grad_mode.set_grad_enabled(create_graph):
+        for root, g in zip(roots, root_grads):
+            if wanted is not None and id(root) in wanted:
+                _accumulate(captured, id(root), g)
+            if root.grad_fn is None:
+                if wanted is None:
+                    root.grad = g if root.grad is None else root.grad + g
+            else:
+                _accumulate(grads, id(root), g)
+
+        for fn in order:
+            # NOTE: an output that nobody used gets None; multi-output ops accept that.
+            outputs = [ref() for ref in fn.outputs]
+            gys = [None if y is None else grads.pop(id(y), None) for y in outputs]
+            if any(g is not None for g in gys):
+                gxs = fn.backward(*gys)
+                if not isinstance(gxs, tuple):
+                    gxs = (gxs,)
+                if anomaly._enabled:
+                    anomaly.check_finite(fn, [None if g is None else g.data for g in gxs], "backward")
+                for x, gx, needed in zip(fn.inputs, gxs, fn.needs_input_grad):
+                    if gx is None or not needed:
+                        continue
+                    if gx.shape != x.shape:
+                        gx = sum_to(gx, x.shape)   # undo the broadcast of the forward
+                    if gx.dtype != x.dtype:
+                        gx = cast(gx, x.dtype)     # float32 + float64 promotes; grads do not
+                    deliver(x, gx)
+            if not retain_graph:
+                fn.release()
+
+    if inputs is None:
+        return None
+    return [captured.get(id(x)) for x in inputs]

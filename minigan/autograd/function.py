@@ -1,0 +1,69 @@
+"""``Function``: the base class of every differentiable op.
+
+An op is a subclass with ``forward(*arrays)`` (NumPy or CuPy arrays in, arrays
+out) and ``backward(*gys)`` (Tensors in, one Tensor or None per input out).
+``backward`` is written with Tensor ops, so when the engine runs it with
+``create_graph=True`` the gradient is itself recorded and can be
+differentiated again.
+"""
+import weakref
+
+from ..backend import get_array_module
+from . import anomaly, grad_mode
+
+
+class Function:
+    released = False   # set when backward frees the saved values (retain_graph=False)
+
+    def __call__(self, *inputs):
+        from ..tensor import Tensor, as_tensor
+        like = next((x for x in inputs if isinstance(x, Tensor)), None)
+        inputs = tuple(x if isinstance(x, Tensor) else as_tensor(x, like=like) for x in inputs)
+        self._check_devices(inputs)
+        if anomaly._enabled:
+            self.input_shapes = [x.shape for x in inputs]
+            self.created_at = anomaly.user_frame()
+
+        ys = self.forward(*(x.data for x in inputs))
+        if not isinstance(ys, tuple):
+            ys = (ys,)
+        outputs = tuple(Tensor(y) for y in ys)
+        if anomaly._enabled:
+            anomaly.check_finite(self, ys, "forward")
+
+        if grad_mode._enabled and any(x.requires_grad for x in inputs):
+            self.inputs = inputs
+            self.needs_input_grad = tuple(x.requires_grad for x in inputs)
+            # NOTE: weak references, so an op does not keep its own outputs alive.
+            self.outputs = tuple(weakref.ref(y) for y in outputs)
+            for y in outputs:
+                if y.data.dtype.kind == "f":
+                    y.requires_grad = True
+                    y.grad_fn = self
+        return outputs[0] if len(outputs) == 1 else outputs
+
+    def forward(self, *xs):
+        raise TypeError(f"{type(self).__name__} defines no forward")
+
+    def backward(self, *gys):
+        raise RuntimeError(f"{type(self).__name__} is not differentiable")
+
+    def release(self):
+        """Drop everything saved for backward; a second backward then raises."""
+        self.__dict__.clear()
+        self.released = True
+
+    def name(self):
+        return type(self).__name__ + "Backward"
+
+    def _check_devices(self, inputs):
+        if len(inputs) > 1:
+            devices = {x.device for x in inputs}
+            if len(devices) > 1:
+                shapes = ", ".join(f"{tuple(x.shape)} on {x.device}" for x in inputs)
+                raise RuntimeError(f"{type(self).__name__.lower()}: expected all tensors on the "
+                                   f"same device, got {shapes}")
+
+    @staticmethod
+    def xp(*arrays):
+        return get_array_module(*arrays)

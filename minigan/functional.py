@@ -1,0 +1,6 @@
+"""``minigan.functional`` (import as ``F``): the stateless layer functions, PyTorch's names."""
+from .ops import (batch_norm, binary_cross_entropy, binary_cross_entropy_with_logits, leaky_relu,
+                  linear, logsigmoid, mse_loss, relu, sigmoid, softplus, tanh)
+
+__all__ = ["batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+           "leaky_relu", "linear", "logsigmoid", "mse_loss", "relu", "sigmoid", "softplus", "tanh"]

@@ -1,0 +1,94 @@
+"""Activations: relu, leaky_relu, tanh, sigmoid, softplus, logsigmoid."""
+from ..autograd.function import Function
+
+
+class ReLU(Function):
+    """y = max(x, 0).    gx = gy · [x > 0]."""
+
+    def forward(self, x):
+        self.mask = (x > 0).astype(x.dtype)   # a constant: relu'' is 0 almost everywhere
+        return x * self.mask
+
+    def backward(self, gy):
+        return gy * self.mask
+
+
+class LeakyReLU(Function):
+    """y = x if x > 0 else slope · x.    gx = gy · (1 if x > 0 else slope)."""
+
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, x):
+        xp = self.xp(x)
+        # a constant: the local slope, 1 or ``slope``
+        self.scale = xp.where(x > 0, x.dtype.type(1), x.dtype.type(self.slope))
+        return x * self.scale
+
+    def backward(self, gy):
+        return gy * self.scale
+
+
+class Tanh(Function):
+    """y = tanh x.    gx = gy · (1 - y²)."""
+
+    def forward(self, x):
+        return self.xp(x).tanh(x)
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + e^-x).    gx = gy · y · (1 - y)."""
+
+    def forward(self, x):
+        half = x.dtype.type(0.5)
+        # NOTE: σ(x) = (1 + tanh(x/2)) / 2 never overflows, unlike 1 / (1 + exp(-x)).
+        return half * self.xp(x).tanh(half * x) + half
+
+    def backward(self, gy):
+        y = self.outputs[0]()
+        return gy * y * (1 - y)
+
+
+class Softplus(Function):
+    """y = ln(1 + e^x).    gx = gy · σ(x)."""
+
+    def forward(self, x):
+        xp = self.xp(x)
+        # NOTE: max(x, 0) + log1p(e^-|x|) is ln(1 + e^x) without overflow.
+        return xp.maximum(x, 0) + xp.log1p(xp.exp(-abs(x)))
+
+    def backward(self, gy):
+        x, = self.inputs
+        return gy * sigmoid(x)
+
+
+def relu(x):
+    return ReLU()(x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    return LeakyReLU(negative_slope)(x)
+
+
+def tanh(x):
+    return Tanh()(x)
+
+
+def sigmoid(x):
+    return Sigmoid()(x)
+
+
+def softplus(x, beta=1.0):
+    """ln(1 + e^(βx)) / β."""
+    if beta == 1:
+        return Softplus()(x)
+    return Softplus()(x * beta) / beta
+
+
+def logsigmoid(x):
+    """ln σ(x) = -softplus(-x)."""
+    return -Softplus()(-x)
