@@ -51,9 +51,11 @@ def _topological_order(roots, wanted):
     return post_order[::-1]
 
 
-def _accumulate(store, key, g):
-    old = store.get(key)
-    store[key] = g if old is None else old + g
+def _accumulate(store, x, g):
+    """store[id(x)] += g. The entry holds x itself: a tensor stays alive while its
+    gradient is pending, so its creator's weak reference to it still resolves."""
+    old = store.get(id(x))
+    store[id(x)] = (x, g if old is None else old[1] + g)
 
 
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
@@ -65,33 +67,33 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     from ..ops import cast, sum_to
     wanted = None if inputs is None else {id(x): x for x in inputs}
     order = _topological_order(roots, wanted)
-    grads, captured = {}, {}   # id(tensor) -> gradient so far
+    grads, captured = {}, {}   # id(tensor) -> (tensor, gradient so far)
 
     def deliver(x, g):
         if wanted is not None and id(x) in wanted:
-            _accumulate(captured, id(x), g)
+            _accumulate(captured, x, g)
             if x.grad_fn is not None:
-                _accumulate(grads, id(x), g)   # it may also lead to other wanted inputs
+                _accumulate(grads, x, g)   # it may also lead to other wanted inputs
         elif x.grad_fn is None:
             if wanted is None:
                 x.grad = g if x.grad is None else x.grad + g
         else:
-            _accumulate(grads, id(x), g)
+            _accumulate(grads, x, g)
 
     with grad_mode.set_grad_enabled(create_graph):
         for root, g in zip(roots, root_grads):
             if wanted is not None and id(root) in wanted:
-                _accumulate(captured, id(root), g)
+                _accumulate(captured, root, g)
             if root.grad_fn is None:
                 if wanted is None:
                     root.grad = g if root.grad is None else root.grad + g
             else:
-                _accumulate(grads, id(root), g)
+                _accumulate(grads, root, g)
 
         for fn in order:
             # NOTE: an output that nobody used gets None; multi-output ops accept that.
             outputs = [ref() for ref in fn.outputs]
-            gys = [None if y is None else grads.pop(id(y), None) for y in outputs]
+            gys = [None if y is None else grads.pop(id(y), (None, None))[1] for y in outputs]
             if any(g is not None for g in gys):
                 gxs = fn.backward(*gys)
                 if not isinstance(gxs, tuple):
@@ -111,4 +113,4 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
 
     if inputs is None:
         return None
-    return [captured.get(id(x)) for x in inputs]
+    return [captured.get(id(x), (None, None))[1] for x in inputs]

@@ -145,11 +145,13 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
 
     def first_gradient(*args):
         xs, vs = args[:n], args[n:]
-        ys = _as_tuple(fn(*xs))
-        pairs = [(y, v) for y, v in zip(ys, vs) if y.requires_grad]
-        targets = [x for x in xs if getattr(x, "requires_grad", False)]
-        gs = grad([y for y, _ in pairs], targets, [v for _, v in pairs],
-                  create_graph=True, allow_unused=True)
+        # NOTE: gradcheck calls this under no_grad too; the graph must be recorded anyway.
+        with grad_mode.enable_grad():
+            ys = _as_tuple(fn(*xs))
+            pairs = [(y, v) for y, v in zip(ys, vs) if y.requires_grad]
+            targets = [x for x in xs if getattr(x, "requires_grad", False)]
+            gs = grad([y for y, _ in pairs], targets, [v for _, v in pairs],
+                      create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
     return gradcheck(first_gradient, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol,

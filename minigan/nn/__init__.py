@@ -1,1 +1,5 @@
-
+"""``minigan.nn``: modules and parameters, PyTorch's names."""
+from . import init
+from .layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, Identity,
+                     LeakyReLU, Linear, ReLU, Sigmoid, Tanh)
+from .module import Module, Parameter, Sequential

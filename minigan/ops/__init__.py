@@ -3,6 +3,7 @@ subclass (forward above backward, the math in its docstring) and a lowercase fun
 from .activation import leaky_relu, logsigmoid, relu, sigmoid, softplus, tanh
 from .arith import (abs, add, cast, clamp, clone, div, exp, log, matmul, mul, neg, pow, sqrt, sub,
                     to_device, where)
+from .conv import conv2d, conv_transpose2d
 from .loss import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
 from .norm import batch_norm
 from .reduce import argmax, max, mean, min, sum, var

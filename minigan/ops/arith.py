@@ -126,8 +126,9 @@ class Abs(Function):
     """y = |x|.    gx = gy * sign(x)  (0 at x = 0, as PyTorch)."""
 
     def forward(self, x):
-        self.sign = self.xp(x).sign(x)   # a constant: the derivative of sign is 0
-        return abs(x)
+        xp = self.xp(x)
+        self.sign = xp.sign(x)   # a constant: the derivative of sign is 0
+        return xp.abs(x)         # not abs(x): that name is this module's public abs
 
     def backward(self, gy):
         return gy * self.sign

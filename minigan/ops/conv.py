@@ -1,0 +1,316 @@
+"""2-D convolution and its transpose, as im2col and one matrix product.
+
+conv2d slides a (C_in/groups, kH, kW) filter over the zero-padded input;
+conv_transpose2d is its adjoint, ⟨conv_transpose2d(x, W), z⟩ = ⟨x, conv2d(z, W)⟩:
+each input pixel spreads its value over the filter's footprint. So each op's
+input gradient is the other op, and both share one weight-gradient node,
+``Conv2dGradW``, whose own backward is again a conv and a transposed conv.
+Derivatives of any order need nothing else.
+
+Every product here uses one layout for the columns of the image:
+
+    cols (C, kH, kW, N, Hout, Wout)  viewed as  (G, C/G·kH·kW, N·Hout·Wout)
+
+channels lead, so a grouped conv is one batched matmul over the G groups.
+``im2col`` and ``col2im`` are the only array helpers that move pixels; a
+device with kernels of its own replaces those two.
+"""
+from ..autograd.function import Function
+from ..backend import get_array_module
+from .reduce import sum
+
+
+def conv_outsize(size, k, s, p, d):
+    """Output length of a conv: ⌊(size + 2p - d(k - 1) - 1) / s⌋ + 1."""
+    return (size + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def deconv_outsize(size, k, s, p, d, output_padding):
+    """Output length of a transposed conv: (size - 1)s - 2p + d(k - 1) + output_padding + 1."""
+    return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
+
+
+def im2col(x, kernel, stride, padding, dilation, out_size):
+    """(N, C, H, W) -> cols (C, kH, kW, N, Hout, Wout), dense and new.
+
+    cols[c, u, v, n, i, j] = x̃[n, c, s·i + d·u, s·j + d·v],  x̃ = x zero-padded by p.
+    """
+    xp = get_array_module(x)
+    (kh, kw), (sy, sx), (ph, pw), (dy, dx), (oh, ow) = kernel, stride, padding, dilation, out_size
+    if ph or pw:
+        x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c = x.shape[:2]
+    sn, sc, sh, sw = x.strides
+    # a view: each element of x̃ shows up once under every tap that reads it
+    view = xp.lib.stride_tricks.as_strided(
+        x, (c, kh, kw, n, oh, ow), (sc, sh * dy, sw * dx, sn, sh * sy, sw * sx))
+    return xp.ascontiguousarray(view)   # the one copy: the matmul wants it dense
+
+
+def col2im(cols, img_size, stride, padding, dilation):
+    """cols (C, kH, kW, N, Hin, Win) -> (N, C, H, W), the adjoint of ``im2col``.
+
+    x̃[n, c, s·i + d·u, s·j + d·v] += cols[c, u, v, n, i, j], then the padding p is cut off.
+    """
+    xp = get_array_module(cols)
+    c, kh, kw, n, ih, iw = cols.shape
+    (h, w), (sy, sx), (ph, pw), (dy, dx) = img_size, stride, padding, dilation
+    # the padded canvas; at least as large as every tap reaches, even if (h, w) is cut short
+    hp = max(h + 2 * ph, sy * (ih - 1) + dy * (kh - 1) + 1)
+    wp = max(w + 2 * pw, sx * (iw - 1) + dx * (kw - 1) + 1)
+    img = xp.zeros((c, n, hp, wp), dtype=cols.dtype)
+    # NOTE: one strided add per tap, a loop of kH·kW; no loop over pixels or batch.
+    for u in range(kh):
+        for v in range(kw):
+            img[:, :, u * dy:u * dy + sy * (ih - 1) + 1:sy,
+                      v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[:, u, v]
+    # (C, N, Hp, Wp) -> (N, C, H, W)
+    return xp.ascontiguousarray(img[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
+
+
+def _by_group(a, groups):
+    """(N, C, H, W) -> (G, C/G, N·H·W): channels first, as the columns are."""
+    return a.transpose(1, 0, 2, 3).reshape(groups, a.shape[1] // groups, -1)
+
+
+def _output_padding(x_size, y_size, kernel, s, p, d):
+    """The output_padding that makes conv_transpose2d map y's (H, W) back to x's."""
+    return tuple(x_size[a] - deconv_outsize(y_size[a], kernel[a], s[a], p[a], d[a], 0)
+                 for a in range(2))
+
+
+def _crop(t, size):
+    """t[:, :, :H, :W]: drop the rows and columns past ``size`` (a differentiable slice)."""
+    return t if tuple(t.shape[2:]) == tuple(size) else t[:, :, :size[0], :size[1]]
+
+
+class Conv2d(Function):
+    """y = conv2d(x, W) + b, with x (N, C, H, W), W (C_out, C/G, kH, kW), b (C_out,).
+
+        Hout = ⌊(H + 2p - d(kH - 1) - 1) / s⌋ + 1       (Wout alike)
+        y[n, o, i, j] = b[o] + Σ_{c,u,v} W[o, c, u, v] x̃[n, gC/G + c, s·i + d·u, s·j + d·v]
+    with x̃ = x zero-padded by p and g = o ÷ (C_out/G) the group of o. Per group:
+        y = W @ im2col(x)     (C_out/G, C/G·kH·kW) @ (C/G·kH·kW, N·Hout·Wout)
+
+        gx = conv_transpose2d(gy, W), output_padding chosen so that it has x's size
+        gW = Conv2dGradW(x, gy) = gy @ im2col(x)ᵀ
+        gb = Σ_{n,i,j} gy
+    """
+
+    def __init__(self, stride, padding, dilation, groups):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+
+    def forward(self, x, W, b=None):
+        xp = get_array_module(x, W)
+        n, _, h, w = x.shape
+        c_out, _, kh, kw = W.shape
+        s, p, d, g = self.stride, self.padding, self.dilation, self.groups
+        out_size = (conv_outsize(h, kh, s[0], p[0], d[0]), conv_outsize(w, kw, s[1], p[1], d[1]))
+        # (C, kH, kW, N, Hout, Wout) -> (G, C/G·kH·kW, N·Hout·Wout)
+        cols = im2col(x, (kh, kw), s, p, d, out_size).reshape(g, -1, n * out_size[0] * out_size[1])
+        # (C_out, C/G, kH, kW) -> (G, C_out/G, C/G·kH·kW)
+        y = xp.matmul(W.reshape(g, c_out // g, -1), cols)
+        # (G, C_out/G, N·Hout·Wout) -> (C_out, N, Hout, Wout)
+        y = y.reshape(c_out, n, *out_size)
+        if b is not None:
+            y += b.reshape(c_out, 1, 1, 1)
+        return xp.ascontiguousarray(y.transpose(1, 0, 2, 3))
+
+    def backward(self, gy):
+        x, W = self.inputs[:2]
+        s, p, d, g = self.stride, self.padding, self.dilation, self.groups
+        kernel = W.shape[2:]
+        gx = gW = gb = None
+        # ---- gx ----
+        if self.needs_input_grad[0]:
+            # the rows at x's end that no window reached get their gradient, 0, from output_padding
+            op = _output_padding(x.shape[2:], gy.shape[2:], kernel, s, p, d)
+            gx = ConvTranspose2d(s, p, d, g, op)(gy, W)
+        # ---- gW ----
+        if self.needs_input_grad[1]:
+            gW = Conv2dGradW(s, p, d, g, kernel)(x, gy)
+        # ---- gb ----
+        if len(self.inputs) > 2 and self.needs_input_grad[2]:
+            gb = sum(gy, (0, 2, 3))
+        return (gx, gW) if len(self.inputs) == 2 else (gx, gW, gb)
+
+
+class ConvTranspose2d(Function):
+    """y = conv_transpose2d(x, W) + b, with x (N, C, H, W), W (C, C_out/G, kH, kW), b (C_out,).
+
+        Hout = (H - 1)s - 2p + d(kH - 1) + output_padding + 1       (Wout alike)
+        ỹ[n, gC_out/G + o, s·i + d·u, s·j + d·v] += W[c, o, u, v] x[n, c, i, j]  (c in g)
+        y = ỹ with the padding p cut off, + b
+    the adjoint of conv2d(·, W). Per group, with col2im the adjoint of im2col:
+        y = col2im(Wᵀ @ x)     (C_out/G·kH·kW, C/G) @ (C/G, N·H·W)
+
+        gx = conv2d(gy, W), cut to x's size (output_padding ≥ stride adds windows past it)
+        gW = Conv2dGradW(gy, x): the conv's weight gradient with input and output swapped
+        gb = Σ_{n,i,j} gy
+    """
+
+    def __init__(self, stride, padding, dilation, groups, output_padding):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.output_padding = output_padding
+
+    def forward(self, x, W, b=None):
+        xp = get_array_module(x, W)
+        n, c, h, w = x.shape
+        _, c_out_g, kh, kw = W.shape
+        s, p, d, g, op = self.stride, self.padding, self.dilation, self.groups, self.output_padding
+        out_size = (deconv_outsize(h, kh, s[0], p[0], d[0], op[0]),
+                    deconv_outsize(w, kw, s[1], p[1], d[1], op[1]))
+        # (C, C_out/G, kH, kW) -> (G, C/G, C_out/G·kH·kW), then Wᵀ per group
+        Wt = W.reshape(g, c // g, -1).transpose(0, 2, 1)
+        cols = xp.matmul(Wt, _by_group(x, g))   # (G, C_out/G·kH·kW, N·H·W)
+        # (G, C_out/G·kH·kW, N·H·W) -> (C_out, kH, kW, N, H, W)
+        cols = cols.reshape(g * c_out_g, kh, kw, n, h, w)
+        y = col2im(cols, out_size, s, p, d)
+        if b is not None:
+            y += b.reshape(1, -1, 1, 1)
+        return y
+
+    def backward(self, gy):
+        x, W = self.inputs[:2]
+        s, p, d, g = self.stride, self.padding, self.dilation, self.groups
+        gx = gW = gb = None
+        # ---- gx ----
+        if self.needs_input_grad[0]:
+            gx = _crop(Conv2d(s, p, d, g)(gy, W), x.shape[2:])
+        # ---- gW ----
+        if self.needs_input_grad[1]:
+            gW = Conv2dGradW(s, p, d, g, W.shape[2:])(gy, x)
+        # ---- gb ----
+        if len(self.inputs) > 2 and self.needs_input_grad[2]:
+            gb = sum(gy, (0, 2, 3))
+        return (gx, gW) if len(self.inputs) == 2 else (gx, gW, gb)
+
+
+class Conv2dGradW(Function):
+    """gW of y = conv2d(x, W), from x (N, C, H, W) and gy (N, C_out, Hout, Wout).
+
+        gW[o, c, u, v] = Σ_{n,i,j} gy[n, o, i, j] x̃[n, gC/G + c, s·i + d·u, s·j + d·v]
+    per group gW = gy @ im2col(x)ᵀ, windows taken only up to gy's (Hout, Wout).
+    gW is bilinear in (x, gy), ⟨gW, V⟩ = ⟨gy, conv2d(x, V)⟩, so with ggW flowing in:
+        gx  = conv_transpose2d(gy, ggW), sized to x
+        ggy = conv2d(x, ggW), cut to gy's size
+    """
+
+    def __init__(self, stride, padding, dilation, groups, kernel):
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        self.kernel = tuple(kernel)
+
+    def forward(self, x, gy):
+        xp = get_array_module(x, gy)
+        n, c = x.shape[:2]
+        c_out = gy.shape[1]
+        g = self.groups
+        out_size = gy.shape[2:]
+        # (C, kH, kW, N, Hout, Wout) -> (G, C/G·kH·kW, N·Hout·Wout)
+        cols = im2col(x, self.kernel, self.stride, self.padding, self.dilation, out_size)
+        cols = cols.reshape(g, -1, n * out_size[0] * out_size[1])
+        gW = xp.matmul(_by_group(gy, g), cols.transpose(0, 2, 1))   # (G, C_out/G, C/G·kH·kW)
+        # (G, C_out/G, C/G·kH·kW) -> (C_out, C/G, kH, kW)
+        return gW.reshape(c_out, c // g, *self.kernel)
+
+    def backward(self, ggW):
+        x, gy = self.inputs
+        s, p, d, g, k = self.stride, self.padding, self.dilation, self.groups, self.kernel
+        gx = ggy = None
+        # ---- gx ----
+        if self.needs_input_grad[0]:
+            op = _output_padding(x.shape[2:], gy.shape[2:], k, s, p, d)
+            gx = ConvTranspose2d(s, p, d, g, op)(gy, ggW)
+        # ---- ggy ----
+        if self.needs_input_grad[1]:
+            ggy = _crop(Conv2d(s, p, d, g)(x, ggW), gy.shape[2:])
+        return gx, ggy
+
+
+# ---- argument checks ----
+def _pair(value, name, op):
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
+        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
+    return pair
+
+
+def _check(op, x, W, b, stride, padding, dilation, groups):
+    """Raise ValueError for what PyTorch rejects, naming the op and the numbers."""
+    if x.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {tuple(x.shape)}")
+    if W.ndim != 4:
+        raise ValueError(f"{op}: expected a 4-D weight, got shape {tuple(W.shape)}")
+    for name, v in (("stride", stride), ("dilation", dilation)):
+        if min(v) <= 0:
+            raise ValueError(f"{op}: {name} must be positive, got {v}")
+    if min(padding) < 0:
+        raise ValueError(f"{op}: padding must be non-negative, got {padding}")
+    if not isinstance(groups, int) or groups <= 0:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}")
+    c = x.shape[1]
+    # conv2d's weight is (C_out, C/G, kH, kW); conv_transpose2d's is (C, C_out/G, kH, kW)
+    c_out, c_weight = (W.shape[0], W.shape[1] * groups) if op == "conv2d" else \
+                      (W.shape[1] * groups, W.shape[0])
+    for name, channels in (("in_channels", c), ("out_channels", c_out)):
+        if channels % groups:
+            raise ValueError(f"{op}: {name} {channels} is not divisible by groups {groups}")
+    if c != c_weight:
+        raise ValueError(f"{op}: weight of shape {tuple(W.shape)} with groups={groups} expects "
+                         f"{c_weight} input channels, got input of shape {tuple(x.shape)} "
+                         f"with {c}")
+    if b is not None and tuple(b.shape) != (c_out,):
+        raise ValueError(f"{op}: bias of shape {tuple(b.shape)} does not match the {c_out} "
+                         f"output channels")
+    if x.dtype != W.dtype or (b is not None and b.dtype != x.dtype):
+        raise TypeError(f"{op}: expected input, weight and bias of one dtype, got {x.dtype}, "
+                        f"{W.dtype}" + ("" if b is None else f", {b.dtype}"))
+
+
+# ---- public functions ----
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation), as ``torch.nn.functional.conv2d``.
+
+    input (N, C, H, W), weight (C_out, C/groups, kH, kW), bias (C_out,) or None;
+    stride, padding, dilation: an int or an (H, W) pair. Output (N, C_out, Hout, Wout),
+    Hout = ⌊(H + 2·padding - dilation·(kH - 1) - 1) / stride⌋ + 1. The math: ``Conv2d``.
+    """
+    op = "conv2d"
+    s, p, d = (_pair(stride, "stride", op), _pair(padding, "padding", op),
+               _pair(dilation, "dilation", op))
+    _check(op, input, weight, bias, s, p, d, groups)
+    padded = tuple(input.shape[2 + a] + 2 * p[a] for a in range(2))
+    reach = tuple(d[a] * (weight.shape[2 + a] - 1) + 1 for a in range(2))
+    if reach[0] > padded[0] or reach[1] > padded[1]:
+        raise ValueError(f"conv2d: kernel size {tuple(weight.shape[2:])} (dilated {reach}) is "
+                         f"larger than the padded input size {padded}")
+    fn = Conv2d(s, p, d, groups)
+    return fn(input, weight) if bias is None else fn(input, weight, bias)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution, as ``torch.nn.functional.conv_transpose2d``.
+
+    input (N, C, H, W), weight (C, C_out/groups, kH, kW), bias (C_out,) or None;
+    stride, padding, output_padding, dilation: an int or an (H, W) pair. Output
+    (N, C_out, Hout, Wout), Hout = (H - 1)·stride - 2·padding + dilation·(kH - 1)
+    + output_padding + 1, where output_padding must be smaller than stride or dilation.
+    The math: ``ConvTranspose2d``.
+    """
+    op = "conv_transpose2d"
+    s, p, d = (_pair(stride, "stride", op), _pair(padding, "padding", op),
+               _pair(dilation, "dilation", op))
+    opad = _pair(output_padding, "output_padding", op)
+    _check(op, input, weight, bias, s, p, d, groups)
+    if min(opad) < 0 or any(opad[a] >= s[a] and opad[a] >= d[a] for a in range(2)):
+        raise ValueError(f"conv_transpose2d: output_padding {opad} must be non-negative and "
+                         f"smaller than either stride {s} or dilation {d}")
+    out = tuple(deconv_outsize(input.shape[2 + a], weight.shape[2 + a], s[a], p[a], d[a], opad[a])
+                for a in range(2))
+    if min(out) <= 0:
+        raise ValueError(f"conv_transpose2d: output size {out} is not positive (input "
+                         f"{tuple(input.shape[2:])}, kernel {tuple(weight.shape[2:])}, "
+                         f"padding {p})")
+    fn = ConvTranspose2d(s, p, d, groups, opad)
+    return fn(input, weight) if bias is None else fn(input, weight, bias)

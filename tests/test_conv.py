@@ -1,0 +1,236 @@
+"""conv2d and conv_transpose2d: shapes, a direct-loop reference, first and second
+derivatives, adjointness, and every rejected argument.
+
+Hypothesis draws whole configurations (batch, channels, groups, size, kernel,
+stride, padding, dilation, output_padding, bias); sizes stay tiny so that
+element-by-element gradcheck is quick.
+"""
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import minigan
+from minigan import functional as F
+from helpers import check_op
+
+
+# ---- references: direct loops over output pixels, no im2col ----
+def conv2d_reference(x, W, b, stride, padding, dilation, groups):
+    (sy, sx), (py, px), (dy, dx) = stride, padding, dilation
+    n, c, h, w = x.shape
+    c_out, c_g, kh, kw = W.shape
+    xp = np.zeros((n, c, h + 2 * py, w + 2 * px))
+    xp[:, :, py:py + h, px:px + w] = x
+    # a window fits where its last tap is still inside the padded input
+    rows = range(0, xp.shape[2] - dy * (kh - 1), sy)
+    cols = range(0, xp.shape[3] - dx * (kw - 1), sx)
+    y = np.zeros((n, c_out, len(rows), len(cols)))
+    for o in range(c_out):
+        g = o // (c_out // groups)
+        for i, top in enumerate(rows):
+            for j, left in enumerate(cols):
+                patch = xp[:, g * c_g:(g + 1) * c_g, top:top + dy * (kh - 1) + 1:dy,
+                           left:left + dx * (kw - 1) + 1:dx]            # (N, C/G, kH, kW)
+                y[:, o, i, j] = (patch * W[o]).sum(axis=(1, 2, 3))
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+def conv_transpose2d_reference(x, W, b, stride, padding, output_padding, dilation, groups):
+    (sy, sx), (py, px), (oy, ox), (dy, dx) = stride, padding, output_padding, dilation
+    n, c, h, w = x.shape
+    _, c_out_g, kh, kw = W.shape
+    c_g = c // groups
+    # every input pixel adds W's taps, scaled, into the full (uncut) output
+    y = np.zeros((n, c_out_g * groups, (h - 1) * sy + dy * (kh - 1) + 1 + oy,
+                  (w - 1) * sx + dx * (kw - 1) + 1 + ox))
+    for g in range(groups):
+        xs, Ws = x[:, g * c_g:(g + 1) * c_g], W[g * c_g:(g + 1) * c_g]
+        for i in range(h):
+            for j in range(w):
+                for u in range(kh):
+                    for v in range(kw):
+                        y[:, g * c_out_g:(g + 1) * c_out_g, i * sy + u * dy, j * sx + v * dx] += \
+                            xs[:, :, i, j] @ Ws[:, :, u, v]
+    y = y[:, :, py:y.shape[2] - py, px:y.shape[3] - px]
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+# ---- configurations ----
+def _pairs(lo, hi):
+    return st.tuples(st.integers(lo, hi), st.integers(lo, hi))
+
+
+@st.composite
+def configs(draw, transposed):
+    groups = draw(st.integers(1, 2))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel, stride, dilation = draw(_pairs(1, 3)), draw(_pairs(1, 3)), draw(_pairs(1, 2))
+    padding = draw(_pairs(0, 2))
+    if transposed:
+        output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+        size = draw(_pairs(1, 3))
+        out = [(size[a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (kernel[a] - 1)
+               + output_padding[a] + 1 for a in range(2)]
+        assume(min(out) > 0)
+        weight = (c_in, c_out // groups) + kernel
+    else:
+        output_padding = None
+        # smallest size the dilated kernel fits in, plus up to 3
+        size = tuple(max(1, dilation[a] * (kernel[a] - 1) + 1 - 2 * padding[a])
+                     + draw(st.integers(0, 3)) for a in range(2))
+        weight = (c_out, c_in // groups) + kernel
+    return dict(n=draw(st.integers(1, 2)), x=(c_in,) + size, weight=weight, c_out=c_out,
+                stride=stride, padding=padding, dilation=dilation, groups=groups,
+                output_padding=output_padding, bias=draw(st.booleans()),
+                seed=draw(st.integers(0, 2 ** 32 - 1)))
+
+
+def _int_if_square(pair):
+    """Pass (a, a) as the int a, so both argument forms are exercised."""
+    return pair[0] if pair[0] == pair[1] else pair
+
+
+def _arrays(cfg):
+    rng = np.random.default_rng(cfg["seed"])
+    arrays = [rng.standard_normal((cfg["n"],) + cfg["x"]), rng.standard_normal(cfg["weight"])]
+    return arrays + ([rng.standard_normal(cfg["c_out"])] if cfg["bias"] else [])
+
+
+def _conv2d_args(cfg):
+    return dict(stride=_int_if_square(cfg["stride"]), padding=_int_if_square(cfg["padding"]),
+                dilation=_int_if_square(cfg["dilation"]), groups=cfg["groups"])
+
+
+def _conv_transpose2d_args(cfg):
+    return dict(_conv2d_args(cfg), output_padding=_int_if_square(cfg["output_padding"]))
+
+
+# ---- forward, shape, gradients ----
+@given(cfg=configs(transposed=False))
+def test_conv2d(cfg, device):
+    s, p, d, g = cfg["stride"], cfg["padding"], cfg["dilation"], cfg["groups"]
+    y = check_op(lambda x, W, b=None: F.conv2d(x, W, b, **_conv2d_args(cfg)), *_arrays(cfg),
+                 device=device,
+                 reference=lambda x, W, b=None: conv2d_reference(x, W, b, s, p, d, g))
+    k, (h, w) = cfg["weight"][2:], cfg["x"][1:]
+    assert y.shape == (cfg["n"], cfg["c_out"],
+                       (h + 2 * p[0] - d[0] * (k[0] - 1) - 1) // s[0] + 1,
+                       (w + 2 * p[1] - d[1] * (k[1] - 1) - 1) // s[1] + 1)
+
+
+@given(cfg=configs(transposed=True))
+def test_conv_transpose2d(cfg, device):
+    s, p, d, g, op = (cfg["stride"], cfg["padding"], cfg["dilation"], cfg["groups"],
+                      cfg["output_padding"])
+    y = check_op(lambda x, W, b=None: F.conv_transpose2d(x, W, b, **_conv_transpose2d_args(cfg)),
+                 *_arrays(cfg), device=device,
+                 reference=lambda x, W, b=None: conv_transpose2d_reference(x, W, b, s, p, op, d, g))
+    k, (h, w) = cfg["weight"][2:], cfg["x"][1:]
+    assert y.shape == (cfg["n"], cfg["c_out"],
+                       (h - 1) * s[0] - 2 * p[0] + d[0] * (k[0] - 1) + op[0] + 1,
+                       (w - 1) * s[1] - 2 * p[1] + d[1] * (k[1] - 1) + op[1] + 1)
+
+
+@given(cfg=configs(transposed=False))
+def test_conv_transpose2d_is_the_adjoint_of_conv2d(cfg, device):
+    """⟨conv2d(x, W), z⟩ = ⟨x, conv_transpose2d(z, W)⟩, output_padding chosen to give x's size."""
+    x, W = _arrays(cfg)[:2]
+    y = F.conv2d(minigan.tensor(x, device=device), minigan.tensor(W, device=device),
+                 **_conv2d_args(cfg))
+    z = np.random.default_rng(cfg["seed"] + 1).standard_normal(y.shape)
+    s, p, d, k = cfg["stride"], cfg["padding"], cfg["dilation"], cfg["weight"][2:]
+    op = tuple(cfg["x"][1 + a] - ((y.shape[2 + a] - 1) * s[a] - 2 * p[a] + d[a] * (k[a] - 1) + 1)
+               for a in range(2))
+    xt = F.conv_transpose2d(minigan.tensor(z, device=device), minigan.tensor(W, device=device),
+                            stride=s, padding=p, output_padding=op, groups=cfg["groups"],
+                            dilation=d)
+    assert xt.shape == x.shape
+    np.testing.assert_allclose((y.cpu().numpy() * z).sum(), (x * xt.cpu().numpy()).sum(),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_float32_stays_float32(device):
+    rng = np.random.default_rng(0)
+    x = minigan.tensor(rng.standard_normal((2, 3, 6, 6)), dtype=minigan.float32, device=device,
+                       requires_grad=True)
+    W = minigan.tensor(rng.standard_normal((3, 4, 4, 4)), dtype=minigan.float32, device=device,
+                       requires_grad=True)
+    y = F.conv2d(F.conv_transpose2d(x, W, stride=2, padding=1), W, stride=2, padding=1)
+    y.sum().backward()
+    assert y.shape == x.shape and y.dtype == x.grad.dtype == W.grad.dtype == minigan.float32
+
+
+# ---- rejected arguments ----
+BAD = [
+    # (op, input shape, weight shape, keyword arguments, message)
+    ("conv2d", (3, 5, 5), (2, 3, 3, 3), {}, r"conv2d: expected a 4-D input .* \(3, 5, 5\)"),
+    ("conv_transpose2d", (3, 5, 5), (3, 2, 3, 3), {},
+     r"conv_transpose2d: expected a 4-D input .* \(3, 5, 5\)"),
+    ("conv2d", (1, 3, 5, 5), (2, 3, 3), {}, r"conv2d: expected a 4-D weight, got shape \(2, 3, 3\)"),
+    ("conv2d", (1, 4, 5, 5), (2, 3, 3, 3), {},
+     r"conv2d: weight of shape \(2, 3, 3, 3\) with groups=1 expects 3 input channels, got input "
+     r"of shape \(1, 4, 5, 5\) with 4"),
+    ("conv2d", (1, 4, 5, 5), (2, 1, 3, 3), dict(groups=2),
+     r"conv2d: weight .* with groups=2 expects 2 input channels, got .* with 4"),
+    ("conv_transpose2d", (1, 3, 5, 5), (4, 2, 3, 3), {},
+     r"conv_transpose2d: weight of shape \(4, 2, 3, 3\) with groups=1 expects 4 input channels, "
+     r"got .* with 3"),
+    ("conv2d", (1, 3, 5, 5), (2, 1, 3, 3), dict(groups=2),
+     r"conv2d: in_channels 3 is not divisible by groups 2"),
+    ("conv2d", (1, 4, 5, 5), (3, 2, 3, 3), dict(groups=2),
+     r"conv2d: out_channels 3 is not divisible by groups 2"),
+    ("conv_transpose2d", (1, 3, 5, 5), (3, 1, 3, 3), dict(groups=2),
+     r"conv_transpose2d: in_channels 3 is not divisible by groups 2"),
+    ("conv2d", (1, 2, 5, 5), (2, 2, 3, 3), dict(groups=0), r"conv2d: groups must be .*, got 0"),
+    ("conv_transpose2d", (1, 2, 3, 3), (2, 1, 3, 3), dict(stride=2, output_padding=2),
+     r"conv_transpose2d: output_padding \(2, 2\) must be .*smaller than either stride \(2, 2\) "
+     r"or dilation \(1, 1\)"),
+    ("conv_transpose2d", (1, 2, 3, 3), (2, 1, 3, 3), dict(output_padding=(0, 1)),
+     r"conv_transpose2d: output_padding \(0, 1\) .* stride \(1, 1\) or dilation \(1, 1\)"),
+    ("conv_transpose2d", (1, 2, 3, 3), (2, 1, 3, 3), dict(output_padding=-1),
+     r"conv_transpose2d: output_padding \(-1, -1\) must be non-negative"),
+    ("conv2d", (1, 1, 3, 3), (1, 1, 5, 5), {},
+     r"conv2d: kernel size \(5, 5\) \(dilated \(5, 5\)\) is larger than the padded input size "
+     r"\(3, 3\)"),
+    ("conv2d", (1, 1, 5, 6), (1, 1, 3, 3), dict(dilation=3, padding=(0, 1)),
+     r"conv2d: kernel size \(3, 3\) \(dilated \(7, 7\)\) is larger than the padded input size "
+     r"\(5, 8\)"),
+    ("conv_transpose2d", (1, 1, 1, 1), (1, 1, 1, 1), dict(padding=1),
+     r"conv_transpose2d: output size \(-1, -1\) is not positive"),
+    ("conv2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(stride=0), r"conv2d: stride must be positive, got \(0, 0\)"),
+    ("conv2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(stride=(1, -2)),
+     r"conv2d: stride must be positive, got \(1, -2\)"),
+    ("conv_transpose2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(stride=0),
+     r"conv_transpose2d: stride must be positive, got \(0, 0\)"),
+    ("conv2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(dilation=0),
+     r"conv2d: dilation must be positive, got \(0, 0\)"),
+    ("conv_transpose2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(dilation=(-1, 1)),
+     r"conv_transpose2d: dilation must be positive, got \(-1, 1\)"),
+    ("conv2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(padding=-1),
+     r"conv2d: padding must be non-negative, got \(-1, -1\)"),
+    ("conv_transpose2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(padding=(0, -1)),
+     r"conv_transpose2d: padding must be non-negative, got \(0, -1\)"),
+    ("conv2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(stride=(1, 2, 3)),
+     r"conv2d: stride must be an int or a pair of ints, got \(1, 2, 3\)"),
+    ("conv2d", (1, 1, 5, 5), (2, 1, 3, 3), dict(bias=np.zeros(3)),
+     r"conv2d: bias of shape \(3,\) does not match the 2 output channels"),
+]
+
+
+@pytest.mark.parametrize("op, x_shape, w_shape, kwargs, message", BAD,
+                         ids=[f"{b[0]}-{i}" for i, b in enumerate(BAD)])
+def test_bad_arguments(op, x_shape, w_shape, kwargs, message):
+    kwargs = dict(kwargs)
+    if "bias" in kwargs:
+        kwargs["bias"] = minigan.tensor(kwargs["bias"])
+    fn = F.conv2d if op == "conv2d" else F.conv_transpose2d
+    with pytest.raises(ValueError, match=message):
+        fn(minigan.zeros(*x_shape), minigan.zeros(*w_shape), **kwargs)
+
+
+def test_output_padding_may_reach_stride_when_below_dilation():
+    """PyTorch's rule is 'smaller than stride or dilation', not 'smaller than stride'."""
+    y = F.conv_transpose2d(minigan.zeros(1, 1, 3, 3), minigan.zeros(1, 1, 2, 2), stride=1,
+                           output_padding=1, dilation=2)
+    assert y.shape == (1, 1, 6, 6)

@@ -1,0 +1,511 @@
+"""Every op: forward against NumPy, gradcheck and gradgradcheck in float64, on every device.
+
+Shapes and values come from Hypothesis (``minigan.testing``); each test is
+one call of ``check_op``. Shapes stay small: the checks are element by element.
+"""
+import operator
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+import minigan
+import minigan.functional as F
+from helpers import check_op
+from minigan.testing import broadcastable_shapes, float_arrays, shapes
+
+SMALL = shapes(max_dims=3, max_side=3)
+
+
+def sigmoid_np(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def softplus_np(x):
+    return np.logaddexp(0, x)
+
+
+@st.composite
+def pairs(draw, a=None, b=None, **shape_kw):
+    """Two arrays of broadcastable shapes; ``a``/``b`` are float_arrays keyword dicts."""
+    shape_kw = {"max_dims": 3, "max_side": 3, **shape_kw}
+    sa, sb = draw(broadcastable_shapes(**shape_kw))
+    return draw(float_arrays(sa, **(a or {}))), draw(float_arrays(sb, **(b or {})))
+
+
+@st.composite
+def dims(draw, ndim):
+    """None, one dim (maybe negative) or a tuple of distinct dims of an ndim-array."""
+    if ndim == 0:
+        return None
+    axis = st.integers(-ndim, ndim - 1)
+    return draw(st.none() | axis | st.lists(axis, min_size=1, max_size=ndim,
+                                            unique_by=lambda d: d % ndim).map(tuple))
+
+
+# ---- elementwise arithmetic (broadcasting) ----
+@given(pairs())
+def test_add(device, ab):
+    check_op(operator.add, *ab, device=device, reference=np.add)
+
+
+@given(pairs())
+def test_sub(device, ab):
+    check_op(operator.sub, *ab, device=device, reference=np.subtract)
+
+
+@given(pairs())
+def test_mul(device, ab):
+    check_op(operator.mul, *ab, device=device, reference=np.multiply)
+
+
+@given(pairs(b=dict(away_from=[0], margin=0.3)))
+def test_div(device, ab):
+    check_op(operator.truediv, *ab, device=device, reference=np.divide)
+
+
+@given(float_arrays(SMALL, away_from=[0], margin=0.3))
+def test_scalar_operands(device, x):
+    check_op(lambda x: 2.5 + x, x, device=device, reference=lambda x: 2.5 + x)
+    check_op(lambda x: 2.5 - x, x, device=device, reference=lambda x: 2.5 - x)
+    check_op(lambda x: x * 3, x, device=device, reference=lambda x: x * 3)
+    check_op(lambda x: 1.5 / x, x, device=device, reference=lambda x: 1.5 / x)
+
+
+@given(float_arrays(SMALL))
+def test_neg(device, x):
+    check_op(operator.neg, x, device=device, reference=np.negative)
+
+
+# ---- pow ----
+@pytest.mark.parametrize("c", [2, 3, -1, 0.5, -1.5, 0])
+@given(x=float_arrays(SMALL, min_value=0.5, max_value=2))
+def test_pow_scalar_exponent(device, c, x):
+    check_op(lambda x: x ** c, x, device=device, reference=lambda x: x ** c)
+
+
+@given(float_arrays(SMALL))
+def test_pow_integer_exponent_of_negatives(device, x):
+    check_op(lambda x: x ** 3, x, device=device, reference=lambda x: x ** 3)
+
+
+@given(pairs(a=dict(min_value=0.5, max_value=2)))
+def test_pow_tensor_exponent(device, ab):
+    check_op(operator.pow, *ab, device=device, reference=np.power)
+
+
+@given(float_arrays(SMALL))
+def test_pow_number_base(device, x):
+    check_op(lambda x: 2.0 ** x, x, device=device, reference=lambda x: 2.0 ** x)
+
+
+# ---- elementwise functions ----
+@given(float_arrays(SMALL))
+def test_exp(device, x):
+    check_op(minigan.exp, x, device=device, reference=np.exp)
+
+
+@given(float_arrays(SMALL, min_value=0.2, max_value=3))
+def test_log(device, x):
+    check_op(minigan.log, x, device=device, reference=np.log)
+
+
+@given(float_arrays(SMALL, min_value=0.2, max_value=3))
+def test_sqrt(device, x):
+    check_op(minigan.sqrt, x, device=device, reference=np.sqrt)
+
+
+@given(float_arrays(SMALL, away_from=[0]))
+def test_abs(device, x):
+    check_op(minigan.abs, x, device=device, reference=np.abs)
+
+
+@pytest.mark.parametrize("lo, hi", [(-0.5, 0.5), (-0.5, None), (None, 0.5)])
+@given(x=float_arrays(SMALL, away_from=[-0.5, 0.5]))
+def test_clamp(device, lo, hi, x):
+    check_op(lambda x: x.clamp(lo, hi), x, device=device, reference=lambda x: np.clip(x, lo, hi))
+
+
+# ---- matmul ----
+@st.composite
+def matmul_arrays(draw):
+    """(..., n, k) @ (..., k, m) with broadcast batch dims; either side may be 1-D (k,)."""
+    batch_a, batch_b = draw(broadcastable_shapes(max_dims=2, max_side=3))
+    n, k, m = draw(st.tuples(*[st.integers(1, 3)] * 3))
+    sa = (k,) if draw(st.booleans()) else batch_a + (n, k)
+    sb = (k,) if draw(st.booleans()) else batch_b + (k, m)
+    return draw(float_arrays(sa)), draw(float_arrays(sb))
+
+
+@given(matmul_arrays())
+def test_matmul(device, ab):
+    check_op(operator.matmul, *ab, device=device, reference=np.matmul)
+
+
+# ---- reductions ----
+@st.composite
+def array_and_dims(draw, **kw):
+    x = draw(float_arrays(shapes(min_dims=1, max_dims=3, max_side=3), **kw))
+    return x, draw(dims(x.ndim))
+
+
+@given(array_and_dims(), st.booleans())
+def test_sum(device, xd, keepdim):
+    x, dim = xd
+    check_op(lambda x: x.sum(dim, keepdim), x, device=device,
+             reference=lambda x: np.sum(x, axis=dim, keepdims=keepdim))
+
+
+@given(array_and_dims(), st.booleans())
+def test_mean(device, xd, keepdim):
+    x, dim = xd
+    check_op(lambda x: minigan.mean(x, dim, keepdim), x, device=device,
+             reference=lambda x: np.mean(x, axis=dim, keepdims=keepdim))
+
+
+@given(array_and_dims(), st.booleans(), st.sampled_from([None, 0, 1, 2]))
+def test_var(device, xd, keepdim, correction):
+    x, dim = xd
+    count = x.size if dim is None else np.prod(np.array(x.shape)[np.array(dim)])
+    ddof = 1 if correction is None else correction
+    assume(count > ddof)
+    check_op(lambda x: x.var(dim, keepdim=keepdim, correction=correction), x, device=device,
+             reference=lambda x: np.var(x, axis=dim, ddof=ddof, keepdims=keepdim))
+
+
+@given(float_arrays(SMALL))
+def test_var_unbiased_false(device, x):
+    check_op(lambda x: x.var(unbiased=False), x, device=device, reference=np.var)
+
+
+@pytest.mark.parametrize("op, np_op, np_arg", [(minigan.max, np.max, np.argmax),
+                                               (minigan.min, np.min, np.argmin)])
+@given(x=float_arrays(shapes(min_dims=1, max_dims=3, max_side=3), distinct=True, margin=0.02),
+       data=st.data(), keepdim=st.booleans())
+def test_max_min_dim(device, op, np_op, np_arg, x, data, keepdim):
+    dim = data.draw(st.integers(-x.ndim, x.ndim - 1))
+    check_op(lambda x: op(x, dim, keepdim), x, device=device,
+             reference=lambda x: (np_op(x, axis=dim, keepdims=keepdim),
+                                  np_arg(x, axis=dim, keepdims=keepdim)))
+
+
+@pytest.mark.parametrize("op, np_op", [(minigan.max, np.max), (minigan.min, np.min)])
+@given(x=float_arrays(SMALL, distinct=True, margin=0.02))
+def test_max_min_all(device, op, np_op, x):
+    check_op(op, x, device=device, reference=np_op)
+
+
+# ---- shape ops ----
+@given(float_arrays(SMALL), st.data())
+def test_reshape_view_flatten(device, x, data):
+    target = list(data.draw(st.permutations(x.shape)))
+    if target:
+        target[data.draw(st.integers(0, len(target) - 1))] = -1
+    check_op(lambda x: x.reshape(*target), x, device=device, reference=lambda x: x.reshape(target))
+    check_op(lambda x: x.view(target), x, device=device, reference=lambda x: x.reshape(target))
+    check_op(lambda x: x.flatten(), x, device=device, reference=lambda x: x.reshape(-1))
+    if x.ndim >= 2:
+        check_op(lambda x: x.flatten(1), x, device=device,
+                 reference=lambda x: x.reshape(x.shape[0], -1))
+
+
+@given(float_arrays(shapes(max_dims=4, max_side=3)), st.data())
+def test_permute_transpose_T(device, x, data):
+    order = data.draw(st.permutations(range(x.ndim)))
+    check_op(lambda x: x.permute(*order), x, device=device,
+             reference=lambda x: x.transpose(order))
+    check_op(lambda x: x.T, x, device=device, reference=lambda x: x.T)
+    if x.ndim >= 2:
+        d0, d1 = data.draw(st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=2, max_size=2))
+        check_op(lambda x: x.transpose(d0, d1), x, device=device,
+                 reference=lambda x: np.swapaxes(x, d0, d1))
+
+
+@given(float_arrays(shapes(max_dims=3, max_side=2)), st.data())
+def test_unsqueeze_squeeze(device, x, data):
+    dim = data.draw(st.integers(-x.ndim - 1, x.ndim))
+    check_op(lambda x: x.unsqueeze(dim), x, device=device,
+             reference=lambda x: np.expand_dims(x, dim))
+    check_op(lambda x: x.squeeze(), x, device=device, reference=np.squeeze)
+    if x.ndim:
+        d = data.draw(st.integers(-x.ndim, x.ndim - 1))
+        squeezed = (lambda x: np.squeeze(x, d)) if x.shape[d] == 1 else (lambda x: x)
+        check_op(lambda x: x.squeeze(d), x, device=device, reference=squeezed)
+
+
+@given(broadcastable_shapes(max_dims=3, max_side=3), st.data())
+def test_expand(device, shapes_ab, data):
+    x = data.draw(float_arrays(shapes_ab[0]))
+    target = list(np.broadcast_shapes(*shapes_ab))
+    lead = len(target) - x.ndim
+    spelled = list(target)
+    for i in range(lead, len(target)):
+        if data.draw(st.booleans()):
+            spelled[i], target[i] = -1, x.shape[i - lead]   # -1 keeps x's size
+    check_op(lambda x: x.expand(*spelled), x, device=device,
+             reference=lambda x: np.broadcast_to(x, target))
+
+
+# ---- indexing ----
+@st.composite
+def basic_index(draw, shape):
+    """A tuple of ints (maybe negative) and slices (maybe stepped), one per leading dim."""
+    key = []
+    for side in shape[:draw(st.integers(1, len(shape)))]:
+        if draw(st.booleans()):
+            key.append(draw(st.integers(-side, side - 1)))
+        else:
+            key.append(slice(draw(st.none() | st.integers(-side, side)),
+                             draw(st.none() | st.integers(-side, side)),
+                             draw(st.sampled_from([None, 1, 2, -1]))))
+    return tuple(key)
+
+
+@given(float_arrays(shapes(min_dims=1, max_dims=3, max_side=4)), st.data())
+def test_getitem_ints_and_slices(device, x, data):
+    key = data.draw(basic_index(x.shape))
+    check_op(lambda x: x[key], x, device=device, reference=lambda x: x[key])
+    check_op(lambda x: x[..., 0], x, device=device, reference=lambda x: x[..., 0])
+
+
+@given(float_arrays(shapes(min_dims=1, max_dims=3, max_side=3)), st.data())
+def test_getitem_int_array_with_repeats(device, x, data):
+    index = np.array(data.draw(st.lists(st.integers(-x.shape[0], x.shape[0] - 1),
+                                        min_size=1, max_size=6)) + [0, 0])
+    check_op(lambda x, i: x[i], x, index, device=device, reference=lambda x, i: x[i])
+    check_op(lambda x: x[index.tolist()], x, device=device, reference=lambda x: x[index])
+
+
+# ---- joining ----
+@st.composite
+def arrays_to_join(draw, same_shape):
+    shape = draw(shapes(min_dims=1, max_dims=3, max_side=3))
+    dim = draw(st.integers(-len(shape), len(shape) - 1))
+    arrays = []
+    for _ in range(draw(st.integers(1, 3))):
+        s = list(shape)
+        if not same_shape:
+            s[dim] = draw(st.integers(1, 3))
+        arrays.append(draw(float_arrays(tuple(s))))
+    return arrays, dim
+
+
+@given(arrays_to_join(same_shape=False))
+def test_cat(device, xs_dim):
+    xs, dim = xs_dim
+    check_op(lambda *xs: minigan.cat(xs, dim), *xs, device=device,
+             reference=lambda *xs: np.concatenate(xs, dim))
+
+
+@given(arrays_to_join(same_shape=True), st.data())
+def test_stack(device, xs_dim, data):
+    xs, _ = xs_dim
+    dim = data.draw(st.integers(-xs[0].ndim - 1, xs[0].ndim))
+    check_op(lambda *xs: minigan.stack(xs, dim), *xs, device=device,
+             reference=lambda *xs: np.stack(xs, dim))
+
+
+@given(pairs(), st.data())
+def test_where(device, ab, data):
+    a, b = ab
+    cond = data.draw(st.sampled_from([a.shape, b.shape]).flatmap(
+        lambda s: st.lists(st.booleans(), min_size=int(np.prod(s)), max_size=int(np.prod(s)))
+        .map(lambda v: np.array(v, dtype=bool).reshape(s))))
+    check_op(minigan.where, cond, a, b, device=device, reference=np.where)
+
+
+# ---- activations ----
+@given(float_arrays(SMALL, away_from=[0]))
+def test_relu(device, x):
+    check_op(F.relu, x, device=device, reference=lambda x: np.maximum(x, 0))
+
+
+@given(float_arrays(SMALL, away_from=[0]))
+def test_leaky_relu(device, x):
+    check_op(F.leaky_relu, x, device=device, reference=lambda x: np.where(x > 0, x, 0.01 * x))
+    check_op(lambda x: F.leaky_relu(x, 0.2), x, device=device,
+             reference=lambda x: np.where(x > 0, x, 0.2 * x))
+
+
+@given(float_arrays(SMALL, min_value=-4, max_value=4))
+def test_tanh(device, x):
+    check_op(minigan.tanh, x, device=device, reference=np.tanh)
+
+
+@given(float_arrays(SMALL, min_value=-6, max_value=6))
+def test_sigmoid(device, x):
+    check_op(minigan.sigmoid, x, device=device, reference=sigmoid_np)
+
+
+@given(float_arrays(SMALL, min_value=-6, max_value=6))
+def test_softplus(device, x):
+    check_op(F.softplus, x, device=device, reference=softplus_np)
+    check_op(lambda x: F.softplus(x, beta=2), x, device=device,
+             reference=lambda x: softplus_np(2 * x) / 2)
+
+
+@given(float_arrays(SMALL, min_value=-6, max_value=6))
+def test_logsigmoid(device, x):
+    check_op(F.logsigmoid, x, device=device, reference=lambda x: -softplus_np(-x))
+
+
+# ---- layers and losses ----
+@st.composite
+def linear_arrays(draw):
+    batch = draw(shapes(max_dims=2, max_side=3))
+    n_in, n_out = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    arrays = [draw(float_arrays(batch + (n_in,))), draw(float_arrays((n_out, n_in)))]
+    if draw(st.booleans()):
+        arrays.append(draw(float_arrays((n_out,))))
+    return arrays
+
+
+@given(linear_arrays())
+def test_linear(device, arrays):
+    check_op(F.linear, *arrays, device=device,
+             reference=lambda x, W, b=0: x @ W.T + b)
+
+
+REDUCE_NP = {"mean": np.mean, "sum": np.sum, "none": lambda v: v}
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@given(x=float_arrays(SMALL), data=st.data())
+def test_mse_loss(device, reduction, x, data):
+    t = data.draw(float_arrays(x.shape))
+    check_op(lambda x, t: F.mse_loss(x, t, reduction=reduction), x, t, device=device,
+             reference=lambda x, t: REDUCE_NP[reduction]((x - t) ** 2))
+
+
+def bce_logits_np(x, t, w=1.0, p=1.0):
+    """-w [p t log σ(x) + (1 - t) log(1 - σ(x))], with log σ(x) = -softplus(-x)."""
+    return w * (p * t * softplus_np(-x) + (1 - t) * softplus_np(x))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@given(x=float_arrays(shapes(min_dims=1, max_dims=3, max_side=3), min_value=-5, max_value=5),
+       data=st.data(), with_weight=st.booleans(), with_pos_weight=st.booleans())
+def test_bce_with_logits(device, reduction, x, data, with_weight, with_pos_weight):
+    t = data.draw(float_arrays(x.shape, min_value=0, max_value=1))
+    # weight broadcasts against the input, pos_weight along its last dim (the classes)
+    w = data.draw(float_arrays(x.shape[data.draw(st.integers(0, x.ndim)):], min_value=0.1))
+    p = data.draw(float_arrays(x.shape[-1:], min_value=0.1, max_value=3))
+    w, p = (w if with_weight else None), (p if with_pos_weight else None)
+
+    def fn(x, t):
+        return F.binary_cross_entropy_with_logits(
+            x, t, weight=None if w is None else minigan.tensor(w, device=device),
+            pos_weight=None if p is None else minigan.tensor(p, device=device),
+            reduction=reduction)
+
+    check_op(fn, x, t, device=device, reference=lambda x, t: REDUCE_NP[reduction](
+        bce_logits_np(x, t, 1.0 if w is None else w, 1.0 if p is None else p)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@given(p=float_arrays(SMALL, min_value=0.05, max_value=0.95), data=st.data(),
+       with_weight=st.booleans())
+def test_bce(device, reduction, p, data, with_weight):
+    t = data.draw(float_arrays(p.shape, min_value=0, max_value=1))
+    w = data.draw(float_arrays(p.shape, min_value=0.1)) if with_weight else None
+
+    def fn(p, t):
+        weight = None if w is None else minigan.tensor(w, device=device)
+        return F.binary_cross_entropy(p, t, weight=weight, reduction=reduction)
+
+    check_op(fn, p, t, device=device, reference=lambda p, t: REDUCE_NP[reduction](
+        -(1.0 if w is None else w) * (t * np.log(p) + (1 - t) * np.log(1 - p))))
+
+
+def test_bce_with_logits_is_stable_for_huge_logits(device):
+    x = minigan.tensor([1e4, -1e4, 1e4, -1e4], dtype=minigan.float64, device=device,
+                       requires_grad=True)
+    t = minigan.tensor([0.0, 1.0, 1.0, 0.0], dtype=minigan.float64, device=device)
+    loss = F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    np.testing.assert_allclose(loss.cpu().numpy(), [1e4, 1e4, 0, 0], atol=1e-12)
+    loss.sum().backward()
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [1, -1, 0, 0], atol=1e-12)
+    with minigan.autograd.detect_anomaly():
+        F.binary_cross_entropy_with_logits(x, t, pos_weight=minigan.tensor([3.0])).backward()
+
+
+@given(float_arrays(SMALL, min_value=-8, max_value=8), st.data())
+def test_bce_with_logits_label_smoothing_matches_formula(device, x, data):
+    t = data.draw(float_arrays(x.shape, min_value=0, max_value=1))   # soft targets
+    x_t, t_t = (minigan.tensor(a, device=device) for a in (x, t))
+    loss = F.binary_cross_entropy_with_logits(x_t, t_t, reduction="none").cpu().numpy()
+    expected = -(t * np.log(sigmoid_np(x)) + (1 - t) * np.log(1 - sigmoid_np(x)))
+    np.testing.assert_allclose(loss, expected, rtol=1e-9, atol=1e-12)
+
+
+def test_bce_clamps_log_at_minus_100_like_pytorch(device):
+    p = minigan.tensor([0.0, 1.0, 0.0, 1.0], dtype=minigan.float64, device=device)
+    t = minigan.tensor([1.0, 0.0, 0.0, 1.0], dtype=minigan.float64, device=device)
+    loss = F.binary_cross_entropy(p, t, reduction="none").cpu().numpy()
+    np.testing.assert_array_equal(loss, [100, 100, 0, 0])
+
+
+# ---- batch norm ----
+def _bn_np(x, mean, var, gamma, beta, eps):
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    return (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + eps) * gamma.reshape(shape) \
+        + beta.reshape(shape)
+
+
+@st.composite
+def bn_input(draw):
+    """(N, C) or (N, C, H, W) with more than one value per channel, none of them flat."""
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    spatial = draw(st.sampled_from([(), (1, 2), (2, 2)]))
+    assume(n * int(np.prod(spatial)) > 1)
+    x = draw(float_arrays((n, c) + spatial))
+    axes = (0,) + tuple(range(2, x.ndim))
+    assume(x.var(axis=axes).min() > 0.05)   # a flat channel makes 1/σ huge
+    return x
+
+
+@given(bn_input(), st.data())
+def test_batch_norm_training(device, x, data):
+    c, eps = x.shape[1], 1e-5
+    gamma = data.draw(float_arrays((c,), min_value=0.5, max_value=2))
+    beta = data.draw(float_arrays((c,)))
+    axes = (0,) + tuple(range(2, x.ndim))
+
+    def fn(x, gamma, beta):
+        return F.batch_norm(x, None, None, gamma, beta, training=True, eps=eps)
+
+    check_op(fn, x, gamma, beta, device=device, atol=1e-9, reference=lambda x, g, b: _bn_np(
+        x, x.mean(axis=axes), x.var(axis=axes), g, b, eps))
+
+
+@given(bn_input())
+def test_batch_norm_training_updates_running_stats(device, x):
+    c, m, momentum = x.shape[1], x.size // x.shape[1], 0.1
+    axes = (0,) + tuple(range(2, x.ndim))
+    running_mean = minigan.tensor(np.full(c, 0.5), device=device)
+    running_var = minigan.tensor(np.full(c, 2.0), device=device)
+    y = F.batch_norm(minigan.tensor(x, device=device), running_mean, running_var,
+                     training=True, momentum=momentum)
+    np.testing.assert_allclose(y.cpu().numpy(), _bn_np(x, x.mean(axis=axes), x.var(axis=axes),
+                                                       np.ones(c), np.zeros(c), 1e-5), atol=1e-9)
+    np.testing.assert_allclose(running_mean.cpu().numpy(),
+                               0.9 * 0.5 + 0.1 * x.mean(axis=axes), rtol=1e-12)
+    np.testing.assert_allclose(running_var.cpu().numpy(),
+                               0.9 * 2.0 + 0.1 * x.var(axis=axes) * m / (m - 1), rtol=1e-12)
+
+
+@given(float_arrays(shapes(min_dims=2, max_dims=4, max_side=3)), st.data())
+def test_batch_norm_eval(device, x, data):
+    c, eps = x.shape[1], 1e-3
+    mean = data.draw(float_arrays((c,)))
+    var = data.draw(float_arrays((c,), min_value=0.2, max_value=3))
+    gamma = data.draw(float_arrays((c,)))
+    beta = data.draw(float_arrays((c,)))
+
+    def fn(x, gamma, beta):
+        running_mean, running_var = (minigan.tensor(a, device=device) for a in (mean, var))
+        return F.batch_norm(x, running_mean, running_var, gamma, beta, training=False, eps=eps)
+
+    check_op(fn, x, gamma, beta, device=device,
+             reference=lambda x, g, b: _bn_np(x, mean, var, g, b, eps))
