@@ -4,7 +4,7 @@ The API follows PyTorch's names: ``minigan.tensor``, ``Tensor.backward``,
 ``minigan.no_grad``, ``minigan.functional`` (as ``F``), ``minigan.nn``,
 ``minigan.optim.Adam``.
 """
-from . import autograd
+from . import autograd, cuda
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import gpu_available
 from .ops import (abs, argmax, cat, clamp, exp, flatten, log, matmul, max, mean, min, permute,
@@ -17,14 +17,6 @@ from .tensor import (Tensor, arange, bool_, float16, float32, float64, full, ful
                      zeros, zeros_like)
 from . import functional, models, nn, optim  # noqa: E402
 from .serialization import load, save  # noqa: E402
-
-
-class cuda:
-    """``minigan.cuda.is_available()``, as ``torch.cuda.is_available()``."""
-
-    @staticmethod
-    def is_available():
-        return gpu_available()
 
 
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ Debian's ``dataset-fashion-mnist`` package fills one of them
 """
 import gzip
 import os
+import zlib
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def read_idx(path):
     if raw[:2] == GZIP_MAGIC:
         try:
             raw = gzip.decompress(raw)
-        except (OSError, EOFError) as e:
+        except (OSError, EOFError, zlib.error) as e:
             fail(f"corrupt gzip data ({e})")
 
     if len(raw) < 4:

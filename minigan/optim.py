@@ -5,7 +5,9 @@ parameter tensors the model holds are the ones that change.
 """
 import math
 
-from . import backend
+import numpy as np
+
+from . import backend, cuda
 
 
 class Optimizer:
@@ -108,9 +110,12 @@ class Adam(Optimizer):
                     state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(p.data),
                                              "exp_avg_sq": xp.zeros_like(p.data)}
                 state["step"] += 1
-                adam_update(p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"],
-                            state["step"], group["lr"], beta1, beta2, group["eps"],
-                            group["weight_decay"], self._scratch(p.data))
+                args = (p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"], state["step"],
+                        group["lr"], beta1, beta2, group["eps"], group["weight_decay"])
+                if cuda.on_device(p.data):
+                    adam_update_cuda(*args)
+                else:
+                    adam_update(*args, tmp=self._scratch(p.data))
 
 
 def adam_update(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay, tmp=None):
@@ -142,6 +147,14 @@ def adam_update(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay, tmp=None)
     xp.divide(m, tmp, out=tmp)
     tmp *= lr / bias_correction1
     p -= tmp
+
+
+def adam_update_cuda(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay):
+    """The same step as ``adam_update`` in one fused kernel (kernels/adam.cu)."""
+    t = p.dtype.type
+    cuda.launch("adam", "adam_update", p.dtype, p.size, p, g, m, v,
+                t(lr / (1 - beta1 ** step)), t(beta1), t(beta2), t(eps),
+                t(math.sqrt(1 - beta2 ** step)), t(weight_decay), np.int64(p.size))
 
 
 class SGD(Optimizer):

@@ -7,7 +7,7 @@ import operator
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import minigan
@@ -46,6 +46,7 @@ def dims(draw, ndim):
 
 # ---- elementwise arithmetic (broadcasting) ----
 @given(pairs())
+@example(ab=(np.ones((3, 1)), np.arange(8.0).reshape(2, 1, 4)))   # 1s and a missing leading dim
 def test_add(device, ab):
     check_op(operator.add, *ab, device=device, reference=np.add)
 
@@ -139,6 +140,10 @@ def matmul_arrays(draw):
 
 
 @given(matmul_arrays())
+@example(ab=(np.ones((2, 1, 2, 3)), np.ones((3, 3, 2))))    # batch dims broadcast
+@example(ab=(np.ones(3), np.ones(3)))                       # 1-D @ 1-D: a dot product
+@example(ab=(np.ones(3), np.ones((2, 3, 2))))               # 1-D @ batched
+@example(ab=(np.ones((2, 2, 3)), np.ones(3)))               # batched @ 1-D
 def test_matmul(device, ab):
     check_op(operator.matmul, *ab, device=device, reference=np.matmul)
 
@@ -440,10 +445,13 @@ def test_bce_with_logits_label_smoothing_matches_formula(device, x, data):
 
 
 def test_bce_clamps_log_at_minus_100_like_pytorch(device):
-    p = minigan.tensor([0.0, 1.0, 0.0, 1.0], dtype=minigan.float64, device=device)
+    p = minigan.tensor([0.0, 1.0, 0.0, 1.0], dtype=minigan.float64, device=device,
+                       requires_grad=True)
     t = minigan.tensor([1.0, 0.0, 0.0, 1.0], dtype=minigan.float64, device=device)
-    loss = F.binary_cross_entropy(p, t, reduction="none").cpu().numpy()
-    np.testing.assert_array_equal(loss, [100, 100, 0, 0])
+    loss = F.binary_cross_entropy(p, t, reduction="none")
+    np.testing.assert_array_equal(loss.cpu().numpy(), [100, 100, 0, 0])
+    loss.sum().backward()   # PyTorch's gradient: (p - t) / max(p (1 - p), 1e-12)
+    np.testing.assert_array_equal(p.grad.cpu().numpy(), [-1e12, 1e12, 0, 0])
 
 
 # ---- batch norm ----

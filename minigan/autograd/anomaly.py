@@ -9,6 +9,7 @@ import sys
 from ..backend import get_array_module
 
 _enabled = False
+_in_backward = False   # the engine sets it while one op's backward runs; it checks the result
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

@@ -58,6 +58,13 @@ def _accumulate(store, x, g):
     store[id(x)] = (x, g if old is None else old[1] + g)
 
 
+def _accumulate_grad(leaf, g):
+    from ..ops import clone
+    # NOTE: a copy, so that no two leaves (nor the caller's gradient) share one .grad array,
+    # and no .grad is a read-only broadcast view: in-place zero_() and optimizers must work.
+    leaf.grad = clone(g) if leaf.grad is None else leaf.grad + g
+
+
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
     """Push ``root_grads`` back from ``roots``.
 
@@ -76,7 +83,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 _accumulate(grads, x, g)   # it may also lead to other wanted inputs
         elif x.grad_fn is None:
             if wanted is None:
-                x.grad = g if x.grad is None else x.grad + g
+                _accumulate_grad(x, g)
         else:
             _accumulate(grads, x, g)
 
@@ -86,7 +93,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 _accumulate(captured, root, g)
             if root.grad_fn is None:
                 if wanted is None:
-                    root.grad = g if root.grad is None else root.grad + g
+                    _accumulate_grad(root, g)
             else:
                 _accumulate(grads, root, g)
 
@@ -95,7 +102,13 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             outputs = [ref() for ref in fn.outputs]
             gys = [None if y is None else grads.pop(id(y), (None, None))[1] for y in outputs]
             if any(g is not None for g in gys):
-                gxs = fn.backward(*gys)
+                # NOTE: while anomaly mode is on, the ops inside a backward are not checked one
+                # by one, so that the check of gxs below names fn and not, say, its Div.
+                anomaly._in_backward = anomaly._enabled
+                try:
+                    gxs = fn.backward(*gys)
+                finally:
+                    anomaly._in_backward = False
                 if not isinstance(gxs, tuple):
                     gxs = (gxs,)
                 if anomaly._enabled:

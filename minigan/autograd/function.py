@@ -2,18 +2,22 @@
 
 An op is a subclass with ``forward(*arrays)`` (NumPy or CuPy arrays in, arrays
 out) and ``backward(*gys)`` (Tensors in, one Tensor or None per input out).
+A kernel-backed op also defines ``forward_cuda``, which launches our kernels;
+``__call__`` picks it for GPU arrays. That is the only place that asks.
 ``backward`` is written with Tensor ops, so when the engine runs it with
 ``create_graph=True`` the gradient is itself recorded and can be
 differentiated again.
 """
 import weakref
 
+from .. import cuda
 from ..backend import get_array_module
 from . import anomaly, grad_mode
 
 
 class Function:
-    released = False   # set when backward frees the saved values (retain_graph=False)
+    released = False     # set when backward frees the saved values (retain_graph=False)
+    forward_cuda = None  # kernel-backed ops override it
 
     def __call__(self, *inputs):
         from ..tensor import Tensor, as_tensor
@@ -24,11 +28,15 @@ class Function:
             self.input_shapes = [x.shape for x in inputs]
             self.created_at = anomaly.user_frame()
 
-        ys = self.forward(*(x.data for x in inputs))
+        xs = tuple(x.data for x in inputs)
+        if self.forward_cuda is not None and cuda.on_device(xs[0]):
+            ys = self.forward_cuda(*xs)
+        else:
+            ys = self.forward(*xs)
         if not isinstance(ys, tuple):
             ys = (ys,)
         outputs = tuple(Tensor(y) for y in ys)
-        if anomaly._enabled:
+        if anomaly._enabled and not anomaly._in_backward:
             anomaly.check_finite(self, ys, "forward")
 
         if grad_mode._enabled and any(x.requires_grad for x in inputs):

@@ -1,4 +1,7 @@
 """Activations: relu, leaky_relu, tanh, sigmoid, softplus, logsigmoid."""
+import numpy as np
+
+from .. import cuda
 from ..autograd.function import Function
 
 
@@ -14,19 +17,46 @@ class ReLU(Function):
 
 
 class LeakyReLU(Function):
-    """y = x if x > 0 else slope · x.    gx = gy · (1 if x > 0 else slope)."""
+    """y = x if x > 0 else slope · x.    gx = LeakyReLUGrad(x, gy) = gy · (1 if x > 0 else slope)."""
 
     def __init__(self, slope):
         self.slope = slope
 
     def forward(self, x):
-        xp = self.xp(x)
-        # a constant: the local slope, 1 or ``slope``
-        self.scale = xp.where(x > 0, x.dtype.type(1), x.dtype.type(self.slope))
-        return x * self.scale
+        return self.xp(x).where(x > 0, x, x.dtype.type(self.slope) * x)
+
+    def forward_cuda(self, x):
+        y = cuda.empty_like(x)
+        cuda.launch("leaky_relu", "leaky_relu_forward", x.dtype, x.size,
+                    x, y, cuda.scalar(self.slope, x.dtype), np.int64(x.size))
+        return y
 
     def backward(self, gy):
-        return gy * self.scale
+        x, = self.inputs   # saved for backward: x, to know which side of 0 each element is on
+        return LeakyReLUGrad(self.slope)(x, gy)
+
+
+class LeakyReLUGrad(Function):
+    """gx = gy · (1 if x > 0 else slope): linear in gy, piecewise constant in x.
+
+    So ggy = LeakyReLUGrad(x, ggx) and gx' = 0: second derivatives need no new kernel.
+    """
+
+    def __init__(self, slope):
+        self.slope = slope
+
+    def forward(self, x, gy):
+        return gy * self.xp(x).where(x > 0, x.dtype.type(1), x.dtype.type(self.slope))
+
+    def forward_cuda(self, x, gy):
+        gx = cuda.empty_like(gy)
+        cuda.launch("leaky_relu", "leaky_relu_backward_x", x.dtype, x.size,
+                    x, gy, gx, cuda.scalar(self.slope, x.dtype), np.int64(x.size))
+        return gx
+
+    def backward(self, ggx):
+        x, _ = self.inputs
+        return None, LeakyReLUGrad(self.slope)(x, ggx)
 
 
 class Tanh(Function):

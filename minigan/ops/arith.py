@@ -4,6 +4,8 @@ Each op's backward returns the gradient in the shape of the broadcast result;
 the engine sums it back to each input's shape (``sum_to``), so no op repeats
 the broadcasting rule.
 """
+import numpy as np
+
 from ..autograd.function import Function
 from ..backend import get_array_module
 
@@ -229,20 +231,35 @@ class Clone(Function):
 
 
 # ---- public functions ----
+def _broadcasting(name, fn, a, b):
+    """``fn(a, b)``, whose error names the op and both shapes when they do not broadcast."""
+    try:
+        return fn(a, b)
+    except ValueError:
+        # NOTE: checked only after a failure, so that the common case pays nothing.
+        shapes = [tuple(getattr(x, "shape", ())) for x in (a, b)]
+        try:
+            np.broadcast_shapes(*shapes)
+        except ValueError:
+            raise ValueError(f"{name}: shapes {shapes[0]} and {shapes[1]} cannot be broadcast "
+                             f"together") from None
+        raise
+
+
 def add(a, b):
-    return Add()(a, b)
+    return _broadcasting("add", Add(), a, b)
 
 
 def sub(a, b):
-    return Sub()(a, b)
+    return _broadcasting("sub", Sub(), a, b)
 
 
 def mul(a, b):
-    return Mul()(a, b)
+    return _broadcasting("mul", Mul(), a, b)
 
 
 def div(a, b):
-    return Div()(a, b)
+    return _broadcasting("div", Div(), a, b)
 
 
 def neg(x):
@@ -251,10 +268,8 @@ def neg(x):
 
 def pow(x, exponent):
     from ..tensor import Tensor
-    if isinstance(exponent, Tensor):
-        return PowTensor()(x, exponent)
-    if not isinstance(x, Tensor):      # number ** tensor
-        return PowTensor()(x, exponent)
+    if isinstance(exponent, Tensor) or not isinstance(x, Tensor):   # tensor or number ** tensor
+        return _broadcasting("pow", PowTensor(), x, exponent)
     return Pow(exponent)(x)
 
 

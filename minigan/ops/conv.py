@@ -9,11 +9,11 @@ Derivatives of any order need nothing else.
 
 Every product here uses one layout for the columns of the image:
 
-    cols (C, kH, kW, N, Hout, Wout)  viewed as  (G, C/G·kH·kW, N·Hout·Wout)
+    cols (C, kH, kW, Hout, Wout, N)  viewed as  (G, C/G·kH·kW, Hout·Wout·N)
 
 channels lead, so a grouped conv is one batched matmul over the G groups.
-``im2col`` and ``col2im`` are the only array helpers that move pixels; a
-device with kernels of its own replaces those two.
+``im2col`` and ``col2im`` are the only helpers that move pixels; a device
+with kernels of its own replaces those two.
 """
 from ..autograd.function import Function
 from ..backend import get_array_module
@@ -30,47 +30,51 @@ def deconv_outsize(size, k, s, p, d, output_padding):
     return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
 
 
+# NOTE: the batch axis goes last in cols and in the padded images below, so each
+# copy or add runs over N contiguous values; with N first it would run over
+# rows of Wout, often under 10 long, and NumPy's per-row overhead would dominate.
 def im2col(x, kernel, stride, padding, dilation, out_size):
-    """(N, C, H, W) -> cols (C, kH, kW, N, Hout, Wout), dense and new.
+    """(N, C, H, W) -> cols (C, kH, kW, Hout, Wout, N), dense and new.
 
-    cols[c, u, v, n, i, j] = x̃[n, c, s·i + d·u, s·j + d·v],  x̃ = x zero-padded by p.
+    cols[c, u, v, i, j, n] = x̃[n, c, s·i + d·u, s·j + d·v],  x̃ = x zero-padded by p.
     """
     xp = get_array_module(x)
     (kh, kw), (sy, sx), (ph, pw), (dy, dx), (oh, ow) = kernel, stride, padding, dilation, out_size
-    if ph or pw:
-        x = xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
-    n, c = x.shape[:2]
-    sn, sc, sh, sw = x.strides
-    # a view: each element of x̃ shows up once under every tap that reads it
+    n, c, h, w = x.shape
+    # (N, C, H, W) -> (C, H + 2p, W + 2p, N), the padding left at 0
+    img = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    img[:, ph:ph + h, pw:pw + w] = x.transpose(1, 2, 3, 0)
+    sc, sh, sw, sn = img.strides
+    # a view: each pixel shows up once under every tap that reads it
     view = xp.lib.stride_tricks.as_strided(
-        x, (c, kh, kw, n, oh, ow), (sc, sh * dy, sw * dx, sn, sh * sy, sw * sx))
+        img, (c, kh, kw, oh, ow, n), (sc, sh * dy, sw * dx, sh * sy, sw * sx, sn))
     return xp.ascontiguousarray(view)   # the one copy: the matmul wants it dense
 
 
 def col2im(cols, img_size, stride, padding, dilation):
-    """cols (C, kH, kW, N, Hin, Win) -> (N, C, H, W), the adjoint of ``im2col``.
+    """cols (C, kH, kW, Hin, Win, N) -> (N, C, H, W), the adjoint of ``im2col``.
 
-    x̃[n, c, s·i + d·u, s·j + d·v] += cols[c, u, v, n, i, j], then the padding p is cut off.
+    x̃[n, c, s·i + d·u, s·j + d·v] += cols[c, u, v, i, j, n], then the padding p is cut off.
     """
     xp = get_array_module(cols)
-    c, kh, kw, n, ih, iw = cols.shape
+    c, kh, kw, ih, iw, n = cols.shape
     (h, w), (sy, sx), (ph, pw), (dy, dx) = img_size, stride, padding, dilation
-    # the padded canvas; at least as large as every tap reaches, even if (h, w) is cut short
+    # the padded canvas (C, Hp, Wp, N), at least as large as every tap reaches
     hp = max(h + 2 * ph, sy * (ih - 1) + dy * (kh - 1) + 1)
     wp = max(w + 2 * pw, sx * (iw - 1) + dx * (kw - 1) + 1)
-    img = xp.zeros((c, n, hp, wp), dtype=cols.dtype)
+    img = xp.zeros((c, hp, wp, n), dtype=cols.dtype)
     # NOTE: one strided add per tap, a loop of kH·kW; no loop over pixels or batch.
     for u in range(kh):
         for v in range(kw):
-            img[:, :, u * dy:u * dy + sy * (ih - 1) + 1:sy,
-                      v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[:, u, v]
-    # (C, N, Hp, Wp) -> (N, C, H, W)
-    return xp.ascontiguousarray(img[:, :, ph:ph + h, pw:pw + w].transpose(1, 0, 2, 3))
+            img[:, u * dy:u * dy + sy * (ih - 1) + 1:sy,
+                   v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[:, u, v]
+    # (C, Hp, Wp, N) -> (N, C, H, W)
+    return xp.ascontiguousarray(img[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2))
 
 
 def _by_group(a, groups):
-    """(N, C, H, W) -> (G, C/G, N·H·W): channels first, as the columns are."""
-    return a.transpose(1, 0, 2, 3).reshape(groups, a.shape[1] // groups, -1)
+    """(N, C, H, W) -> (G, C/G, H·W·N): the layout of the columns of cols."""
+    return a.transpose(1, 2, 3, 0).reshape(groups, a.shape[1] // groups, -1)
 
 
 def _output_padding(x_size, y_size, kernel, s, p, d):
@@ -90,7 +94,7 @@ class Conv2d(Function):
         Hout = ⌊(H + 2p - d(kH - 1) - 1) / s⌋ + 1       (Wout alike)
         y[n, o, i, j] = b[o] + Σ_{c,u,v} W[o, c, u, v] x̃[n, gC/G + c, s·i + d·u, s·j + d·v]
     with x̃ = x zero-padded by p and g = o ÷ (C_out/G) the group of o. Per group:
-        y = W @ im2col(x)     (C_out/G, C/G·kH·kW) @ (C/G·kH·kW, N·Hout·Wout)
+        y = W @ im2col(x)     (C_out/G, C/G·kH·kW) @ (C/G·kH·kW, Hout·Wout·N)
 
         gx = conv_transpose2d(gy, W), output_padding chosen so that it has x's size
         gW = Conv2dGradW(x, gy) = gy @ im2col(x)ᵀ
@@ -106,15 +110,16 @@ class Conv2d(Function):
         c_out, _, kh, kw = W.shape
         s, p, d, g = self.stride, self.padding, self.dilation, self.groups
         out_size = (conv_outsize(h, kh, s[0], p[0], d[0]), conv_outsize(w, kw, s[1], p[1], d[1]))
-        # (C, kH, kW, N, Hout, Wout) -> (G, C/G·kH·kW, N·Hout·Wout)
-        cols = im2col(x, (kh, kw), s, p, d, out_size).reshape(g, -1, n * out_size[0] * out_size[1])
+        # (C, kH, kW, Hout, Wout, N) -> (G, C/G·kH·kW, Hout·Wout·N)
+        cols = im2col(x, (kh, kw), s, p, d, out_size).reshape(g, -1, out_size[0] * out_size[1] * n)
         # (C_out, C/G, kH, kW) -> (G, C_out/G, C/G·kH·kW)
         y = xp.matmul(W.reshape(g, c_out // g, -1), cols)
-        # (G, C_out/G, N·Hout·Wout) -> (C_out, N, Hout, Wout)
-        y = y.reshape(c_out, n, *out_size)
+        # (G, C_out/G, Hout·Wout·N) -> (C_out, Hout, Wout, N)
+        y = y.reshape(c_out, *out_size, n)
         if b is not None:
             y += b.reshape(c_out, 1, 1, 1)
-        return xp.ascontiguousarray(y.transpose(1, 0, 2, 3))
+        # (C_out, Hout, Wout, N) -> (N, C_out, Hout, Wout)
+        return xp.ascontiguousarray(y.transpose(3, 0, 1, 2))
 
     def backward(self, gy):
         x, W = self.inputs[:2]
@@ -142,7 +147,7 @@ class ConvTranspose2d(Function):
         ỹ[n, gC_out/G + o, s·i + d·u, s·j + d·v] += W[c, o, u, v] x[n, c, i, j]  (c in g)
         y = ỹ with the padding p cut off, + b
     the adjoint of conv2d(·, W). Per group, with col2im the adjoint of im2col:
-        y = col2im(Wᵀ @ x)     (C_out/G·kH·kW, C/G) @ (C/G, N·H·W)
+        y = col2im(Wᵀ @ x)     (C_out/G·kH·kW, C/G) @ (C/G, H·W·N)
 
         gx = conv2d(gy, W), cut to x's size (output_padding ≥ stride adds windows past it)
         gW = Conv2dGradW(gy, x): the conv's weight gradient with input and output swapped
@@ -162,9 +167,9 @@ class ConvTranspose2d(Function):
                     deconv_outsize(w, kw, s[1], p[1], d[1], op[1]))
         # (C, C_out/G, kH, kW) -> (G, C/G, C_out/G·kH·kW), then Wᵀ per group
         Wt = W.reshape(g, c // g, -1).transpose(0, 2, 1)
-        cols = xp.matmul(Wt, _by_group(x, g))   # (G, C_out/G·kH·kW, N·H·W)
-        # (G, C_out/G·kH·kW, N·H·W) -> (C_out, kH, kW, N, H, W)
-        cols = cols.reshape(g * c_out_g, kh, kw, n, h, w)
+        cols = xp.matmul(Wt, _by_group(x, g))   # (G, C_out/G·kH·kW, H·W·N)
+        # (G, C_out/G·kH·kW, H·W·N) -> (C_out, kH, kW, H, W, N)
+        cols = cols.reshape(g * c_out_g, kh, kw, h, w, n)
         y = col2im(cols, out_size, s, p, d)
         if b is not None:
             y += b.reshape(1, -1, 1, 1)
@@ -206,9 +211,9 @@ class Conv2dGradW(Function):
         c_out = gy.shape[1]
         g = self.groups
         out_size = gy.shape[2:]
-        # (C, kH, kW, N, Hout, Wout) -> (G, C/G·kH·kW, N·Hout·Wout)
+        # (C, kH, kW, Hout, Wout, N) -> (G, C/G·kH·kW, Hout·Wout·N)
         cols = im2col(x, self.kernel, self.stride, self.padding, self.dilation, out_size)
-        cols = cols.reshape(g, -1, n * out_size[0] * out_size[1])
+        cols = cols.reshape(g, -1, out_size[0] * out_size[1] * n)
         gW = xp.matmul(_by_group(gy, g), cols.transpose(0, 2, 1))   # (G, C_out/G, C/G·kH·kW)
         # (G, C_out/G, C/G·kH·kW) -> (C_out, C/G, kH, kW)
         return gW.reshape(c_out, c // g, *self.kernel)

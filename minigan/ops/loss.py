@@ -1,4 +1,8 @@
 """Losses: fused binary cross-entropy with logits, binary cross-entropy, mean squared error."""
+import numpy as np
+
+from .. import cuda
+from ..autograd import grad_mode
 from ..autograd.function import Function
 from .activation import sigmoid, softplus
 from .arith import clamp, log
@@ -37,8 +41,34 @@ class BCEWithLogits(Function):
             return xp.asarray(loss.sum(), dtype=loss.dtype)
         return loss
 
+    def forward_cuda(self, x, t):
+        xp = self.xp(x)
+        n = x.size
+        self.count = n
+        w, p = _full(self.weight, x), _full(self.pos_weight, x)
+        forward = cuda.kernel("bce_with_logits", "bce_with_logits_forward", x.dtype)
+        if self.reduction == "none":
+            loss = cuda.empty_like(x)
+            forward((cuda.blocks_for(n),), (cuda.THREADS,),
+                    (x, t, cuda.pointer(w), cuda.pointer(p), loss, cuda.NULL, np.int64(n)))
+            return loss
+        # a partial sum per block, then one block adds them in a fixed order: deterministic
+        blocks = cuda.blocks_for(n)
+        partials = cuda.empty(blocks, x.dtype)
+        forward((blocks,), (cuda.THREADS,),
+                (x, t, cuda.pointer(w), cuda.pointer(p), cuda.NULL, partials, np.int64(n)))
+        out = cuda.empty((), x.dtype)
+        scale = 1.0 / n if self.reduction == "mean" else 1.0
+        cuda.kernel("bce_with_logits", "sum_partials", x.dtype)(
+            (1,), (cuda.THREADS,), (partials, out, cuda.scalar(scale, x.dtype), np.int64(blocks)))
+        return out
+
     def backward(self, gy):
         x, t = self.inputs
+        if not grad_mode.is_grad_enabled():
+            # no create_graph: the fused gradient (one kernel on the GPU)
+            return BCEWithLogitsGrad(self)(x, t, gy)
+        # create_graph: the same formulas in Tensor ops, so they can be differentiated again
         if self.reduction == "mean":
             gy = gy / self.count
         w = 1 if self.weight is None else self.weight
@@ -46,15 +76,88 @@ class BCEWithLogits(Function):
         # ---- gx ----
         gx = None
         if self.needs_input_grad[0]:
-            if self.pos_weight is None:
-                gx = gy * w * (sigmoid(x) - t)
-            else:
-                gx = gy * w * ((1 + (p - 1) * t) * sigmoid(x) - p * t)
+            gx = gy * w * ((1 + (p - 1) * t) * sigmoid(x) - p * t)
         # ---- gt ----
         gt = None
         if self.needs_input_grad[1]:
-            gt = gy * w * ((p - 1) * softplus(-x) - x) if self.pos_weight is not None else -gy * w * x
+            gt = gy * w * ((p - 1) * softplus(-x) - x)
         return gx, gt
+
+
+class BCEWithLogitsGrad(Function):
+    """(gx, gt) of ``BCEWithLogits`` in one pass: the formulas of its docstring, on arrays.
+
+    Used when no graph is recorded for the backward; ``BCEWithLogits.backward``
+    writes the same formulas in Tensor ops when one is.
+    """
+
+    def __init__(self, op):
+        self.weight, self.pos_weight, self.reduction = op.weight, op.pos_weight, op.reduction
+        self.count, self.needs = op.count, op.needs_input_grad
+
+    def forward(self, x, t, gy):
+        xp = self.xp(x)
+        scale = 1 / self.count if self.reduction == "mean" else 1
+        g = gy * scale if self.weight is None else gy * scale * self.weight
+        p = 1 if self.pos_weight is None else self.pos_weight
+        sig = x.dtype.type(0.5) * xp.tanh(x.dtype.type(0.5) * x) + x.dtype.type(0.5)
+        gx = g * ((1 + (p - 1) * t) * sig - p * t) if self.needs[0] else None
+        gt = None
+        if self.needs[1]:
+            sp = xp.maximum(-x, 0) + xp.log1p(xp.exp(-abs(x)))    # softplus(-x)
+            gt = g * ((p - 1) * sp - x)
+        return gx, gt
+
+    def forward_cuda(self, x, t, gy):
+        xp = self.xp(x)
+        w, p = _full(self.weight, x), _full(self.pos_weight, x)
+        gx = cuda.empty_like(x) if self.needs[0] else None
+        gt = cuda.empty_like(x) if self.needs[1] else None
+        scale = 1.0 / self.count if self.reduction == "mean" else 1.0
+        cuda.launch("bce_with_logits", "bce_with_logits_backward", x.dtype, x.size,
+                    x, t, cuda.pointer(w), cuda.pointer(p), gy, np.int64(gy.size),
+                    cuda.scalar(scale, x.dtype), cuda.pointer(gx), cuda.pointer(gt),
+                    np.int64(x.size))
+        return gx, gt
+
+
+def _full(constant, x):
+    """A weight broadcast to x's shape, contiguous, for a kernel (None stays None)."""
+    if constant is None:
+        return None
+    xp = Function.xp(x)
+    return xp.ascontiguousarray(xp.broadcast_to(xp.asarray(constant, dtype=x.dtype), x.shape))
+
+
+class BinaryCrossEntropy(Function):
+    """Binary cross-entropy on probabilities p with targets t, elementwise and unweighted:
+
+        ℓ = -[t · max(ln p, -100) + (1 - t) · max(ln(1 - p), -100)]
+        gp = gy · (p - t) / max(p (1 - p), 1e-12)
+        gt = gy · [max(ln(1 - p), -100) - max(ln p, -100)]
+    """
+
+    def forward(self, p, t):
+        xp = self.xp(p)
+        # NOTE: the logs are clamped at -100 (as PyTorch), so p = 0 or 1 gives a finite loss.
+        with np.errstate(divide="ignore"):
+            log_p = xp.maximum(xp.log(p), -100)
+            log_1mp = xp.maximum(xp.log(1 - p), -100)
+        return -(t * log_p) - (1 - t) * log_1mp
+
+    def backward(self, gy):
+        p, t = self.inputs
+        # ---- gp ----
+        gp = None
+        if self.needs_input_grad[0]:
+            # NOTE: clamped like PyTorch's; through the clamped logs it would be 0/0 = NaN.
+            gp = gy * (p - t) / clamp(p * (1 - p), min=1e-12)
+        # ---- gt ----
+        gt = None
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):
+                gt = gy * (clamp(log(1 - p), min=-100) - clamp(log(p), min=-100))
+        return gp, gt
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
@@ -71,13 +174,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """``-w [t log p + (1 - t) log(1 - p)]`` on probabilities p.
 
-    As in PyTorch each log is clamped at -100, so p = 0 or 1 gives a finite loss.
+    As in PyTorch each log is clamped at -100, so p = 0 or 1 gives a finite loss and
+    gradient; see ``BinaryCrossEntropy``.
     """
     from ..tensor import as_tensor
     target = as_tensor(target, like=input)
     _check_loss_args("binary_cross_entropy", input, target, reduction)
-    # NOTE: clamping the logs at -100 (as PyTorch) keeps p = 0 or 1 finite.
-    loss = -(target * clamp(log(input), min=-100) + (1 - target) * clamp(log(1 - input), min=-100))
+    loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
