@@ -178,7 +178,9 @@ def run_case(case, batch, device, warmup=3, repeats=10, threads=None):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", choices=sorted(CASES), nargs="+", default=["mlp-gan"])
-    parser.add_argument("--batch", type=int, help="batch size (default: per case)")
+    parser.add_argument("--batch", type=int, help="batch size for every case (default: per case)")
+    parser.add_argument("--batch-for", nargs="+", default=[], metavar="CASE=N",
+                        help="batch size per case, e.g. dcgan28=128")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
@@ -191,8 +193,9 @@ def main():
         where = f"{cpu_name()}, {os.cpu_count()} cores"
     print(f"device: {args.device} ({where}); median of {args.repeats} steps after {args.warmup} warm-up")
     print(f"{'case':<10} {'batch':>5} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>6}")
+    per_case = dict(item.split("=") for item in args.batch_for)
     for case in args.case:
-        batch = args.batch or CASES[case]["batch"]
+        batch = int(per_case.get(case, 0)) or args.batch or CASES[case]["batch"]
         ours, theirs = run_case(case, batch, args.device, args.warmup, args.repeats,
                                 threads=os.cpu_count())
         ratio = f"{ours / theirs:6.2f}" if theirs else "   n/a"

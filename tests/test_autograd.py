@@ -1,5 +1,6 @@
 """The engine, grad modes, anomaly detection and gradcheck; Tensor basics; bad input."""
 import inspect
+import operator
 
 import numpy as np
 import pytest
@@ -341,11 +342,15 @@ def test_repr_is_readable():
 
 
 # ---- bad input is named in the error ----
-@pytest.mark.parametrize("op, name", [(lambda a, b: a + b, "add"), (lambda a, b: a * b, "mul")])
-def test_shape_mismatch_in_elementwise_ops(device, op, name):
+BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+          "div": operator.truediv, "pow": operator.pow}
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_shape_mismatch_in_elementwise_ops(device, name):
     a, b = minigan.ones(2, 3, device=device), minigan.ones(4, device=device)
-    with pytest.raises(ValueError, match=rf"{name}.*\(2, 3\).*\(4,\)"):
-        op(a, b)
+    with pytest.raises(ValueError, match=rf"{name}: shapes \(2, 3\) and \(4,\)"):
+        BINARY[name](a, b)
 
 
 def test_shape_mismatch_in_matmul_and_linear(device):

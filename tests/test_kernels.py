@@ -1,10 +1,10 @@
-"""Our CUDA kernels, run on the CPU through the emulator in tests/cuda_emu.
+"""Every kernel-backed op against its NumPy reference, on the same inputs.
 
-Every kernel-backed op runs its ``forward_cuda`` path (the launch code, grid
-sizes and kernel of a GPU run) on NumPy arrays and is compared with the NumPy
-reference path on the same inputs. New outputs start as NaN, so an element a
-kernel forgets to write fails. The same checks on a real GPU are in
-test_ops.py / test_conv.py (device "cuda") and scripts/gpu_check.sh.
+Two kernel devices: "emulated" runs our CUDA kernels on the CPU through
+tests/cuda_emu (the launch code, grid sizes and kernels of a GPU run, on NumPy
+arrays), so CI checks them without a GPU; "cuda" runs them on a real GPU where
+there is one. New kernel outputs start as NaN, so an element a kernel forgets
+to write fails.
 """
 import numpy as np
 import pytest
@@ -16,6 +16,7 @@ from minigan.autograd import gradcheck, gradgradcheck
 from minigan.optim import adam_update, adam_update_cuda
 
 import cuda_emu
+from helpers import NO_GPU
 
 
 @pytest.fixture(scope="session")
@@ -29,30 +30,63 @@ def emulator_lib(tmp_path_factory):
     return lib
 
 
-@pytest.fixture
-def emulated(emulator_lib, monkeypatch):
-    """Inside this fixture, NumPy arrays run through our CUDA kernels."""
-    monkeypatch.setattr(cuda, "runtime", cuda_emu.EmulatorRuntime(emulator_lib))
+class KernelDevice:
+    """Where the kernels run: ``tensor`` puts an array there; ``reference()`` is a
+    context in which CPU tensors take the NumPy path."""
+
+    def __init__(self, name, runtime):
+        self.name, self.runtime = name, runtime
+        self.device = "cpu" if name == "emulated" else "cuda"
+
+    def tensor(self, a, requires_grad=False):
+        return minigan.tensor(a, device=self.device, requires_grad=requires_grad)
+
+    def reference(self):
+        return _swap_runtime(cuda.CupyRuntime())
 
 
-def run_both(fn, arrays, emulated_runtime, requires_grad=True):
-    """(outputs, grads) of fn on the reference path and on the kernel path."""
+class _swap_runtime:
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def __enter__(self):
+        self.saved, cuda.runtime = cuda.runtime, self.runtime
+
+    def __exit__(self, *exc):
+        cuda.runtime = self.saved
+
+
+@pytest.fixture(params=["emulated", pytest.param("cuda", marks=pytest.mark.skipif(
+    not minigan.gpu_available(), reason=NO_GPU))])
+def kernels(request, monkeypatch):
+    """The kernel device of each test: the CPU emulator, and the GPU where present."""
+    if request.param == "emulated":
+        runtime = cuda_emu.EmulatorRuntime(request.getfixturevalue("emulator_lib"))
+    else:
+        runtime = cuda.CupyRuntime()
+        runtime.poison = True
+    monkeypatch.setattr(cuda, "runtime", runtime)
+    return KernelDevice(request.param, runtime)
+
+
+def run_both(fn, arrays, kernels, requires_grad=True):
+    """(output, grads) of fn on the NumPy reference path and on the kernel path."""
     results = []
-    for runtime in (cuda.CupyRuntime(), emulated_runtime):
-        cuda.runtime = runtime
-        inputs = [minigan.tensor(a, requires_grad=requires_grad and a.dtype.kind == "f")
-                  for a in arrays]
-        out = fn(*inputs)
-        seed = np.random.default_rng(1).standard_normal(out.shape).astype(out.dtype)
-        out.backward(minigan.tensor(seed))
-        results.append((out.numpy().copy(), [x.grad.numpy().copy() for x in inputs
-                                             if x.grad is not None]))
-    cuda.runtime = emulated_runtime
+    for on_kernels in (False, True):
+        make = kernels.tensor if on_kernels else minigan.tensor
+        with (_swap_runtime(kernels.runtime) if on_kernels else kernels.reference()):
+            inputs = [make(a, requires_grad=requires_grad and a.dtype.kind == "f")
+                      for a in arrays]
+            out = fn(*inputs)
+            seed = np.random.default_rng(1).standard_normal(out.shape).astype(out.dtype)
+            out.backward(make(seed))
+            results.append((out.cpu().numpy().copy(),
+                            [x.grad.cpu().numpy().copy() for x in inputs if x.grad is not None]))
     return results
 
 
-def assert_close(reference, kernels, rtol, atol=1e-6):
-    (y_ref, g_ref), (y_k, g_k) = reference, kernels
+def assert_close(reference, ours, rtol, atol=1e-6):
+    (y_ref, g_ref), (y_k, g_k) = reference, ours
     assert not np.isnan(y_k).any(), "a kernel left an output element unwritten"
     np.testing.assert_allclose(y_k, y_ref, rtol=rtol, atol=atol)
     assert len(g_ref) == len(g_k)
@@ -65,15 +99,15 @@ rng = np.random.default_rng(0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_leaky_relu_kernels(emulated, dtype):
+def test_leaky_relu_kernels(kernels, dtype):
     x = rng.standard_normal((5, 7)).astype(dtype)
-    reference, kernels = run_both(lambda x: F.leaky_relu(x, 0.2), [x], cuda.runtime)
-    assert_close(reference, kernels, rtol=1e-6)
+    reference, ours = run_both(lambda x: F.leaky_relu(x, 0.2), [x], kernels)
+    assert_close(reference, ours, rtol=1e-6)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_bce_with_logits_kernels(emulated, reduction, weighted):
+def test_bce_with_logits_kernels(kernels, reduction, weighted):
     x = (rng.standard_normal((37, 3)) * 4).astype(np.float32)
     x[0, 0], x[1, 1] = 1e4, -1e4                         # the stable formula must hold here
     t = rng.uniform(0, 1, (37, 3)).astype(np.float32)    # soft targets: label smoothing
@@ -83,70 +117,75 @@ def test_bce_with_logits_kernels(emulated, reduction, weighted):
     def fn(x, t):
         loss = F.binary_cross_entropy_with_logits(x, t, reduction=reduction, **kw)
         return loss if reduction == "none" else loss.reshape(1)
-    reference, kernels = run_both(fn, [x, t], cuda.runtime)
-    assert_close(reference, kernels, rtol=1e-5)
+    reference, ours = run_both(fn, [x, t], kernels)
+    assert_close(reference, ours, rtol=1e-5)
 
 
-def test_bce_with_logits_reduction_over_many_blocks(emulated):
+def test_bce_with_logits_reduction_over_many_blocks(kernels):
     # more elements than one block's threads: the partial sums and their fixed-order total
     x = rng.standard_normal(3000).astype(np.float64)
     t = (rng.uniform(size=3000) > 0.5).astype(np.float64)
-    reference, kernels = run_both(lambda x, t: F.binary_cross_entropy_with_logits(x, t).reshape(1),
-                                  [x, t], cuda.runtime)
-    assert_close(reference, kernels, rtol=1e-12)
+    reference, ours = run_both(lambda x, t: F.binary_cross_entropy_with_logits(x, t).reshape(1),
+                                  [x, t], kernels)
+    assert_close(reference, ours, rtol=1e-12)
 
 
 @pytest.mark.parametrize("shape", [(6, 4), (3, 5, 4, 3)])
-def test_batch_norm_training_kernels(emulated, shape):
+def test_batch_norm_training_kernels(kernels, shape):
     x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
     gamma = rng.uniform(0.5, 1.5, shape[1]).astype(np.float32)
     beta = rng.standard_normal(shape[1]).astype(np.float32)
-    stats = {}
-    for name, runtime in (("reference", cuda.CupyRuntime()), ("kernels", cuda.runtime)):
-        cuda.runtime = runtime
-        rm, rv = minigan.zeros(shape[1]), minigan.ones(shape[1])
-        x_t, g_t, b_t = (minigan.tensor(a, requires_grad=True) for a in (x, gamma, beta))
-        y = F.batch_norm(x_t, rm, rv, g_t, b_t, training=True, momentum=0.3, eps=1e-5)
-        (y * minigan.tensor(np.linspace(-1, 1, y.numel()).reshape(shape).astype(np.float32))).sum().backward()
-        stats[name] = [a.numpy().copy() for a in (y, rm, rv, x_t.grad, g_t.grad, b_t.grad)]
-    for a, b in zip(stats["reference"], stats["kernels"]):
+    weights = np.linspace(-1, 1, x.size).reshape(shape).astype(np.float32)
+    results = []
+    for on_kernels in (False, True):
+        make = kernels.tensor if on_kernels else minigan.tensor
+        with (_swap_runtime(kernels.runtime) if on_kernels else kernels.reference()):
+            rm, rv = make(np.zeros(shape[1], np.float32)), make(np.ones(shape[1], np.float32))
+            x_t, g_t, b_t = (make(a, requires_grad=True) for a in (x, gamma, beta))
+            y = F.batch_norm(x_t, rm, rv, g_t, b_t, training=True, momentum=0.3, eps=1e-5)
+            (y * make(weights)).sum().backward()
+            results.append([a.cpu().numpy().copy()
+                            for a in (y, rm, rv, x_t.grad, g_t.grad, b_t.grad)])
+    for a, b in zip(*results):
         assert not np.isnan(b).any()
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
 
 
-def test_batch_norm_eval_kernel(emulated):
+def test_batch_norm_eval_kernel(kernels):
     x = rng.standard_normal((4, 3, 2, 2))
-    rm, rv = minigan.tensor(rng.standard_normal(3)), minigan.tensor(rng.uniform(0.5, 2, 3))
+    mean, var = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
     gamma, beta = rng.uniform(0.5, 1.5, 3), rng.standard_normal(3)
-    reference, kernels = run_both(
-        lambda x, g, b: F.batch_norm(x, rm, rv, g, b, training=False), [x, gamma, beta],
-        cuda.runtime)
-    assert_close(reference, kernels, rtol=1e-12)
+
+    def fn(x, g, b):
+        rm, rv = (minigan.tensor(a, device=x.device) for a in (mean, var))
+        return F.batch_norm(x, rm, rv, g, b, training=False)
+    reference, ours = run_both(fn, [x, gamma, beta], kernels)
+    assert_close(reference, ours, rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-def test_adam_kernel(emulated, dtype, weight_decay):
+def test_adam_kernel(kernels, dtype, weight_decay):
     shape = (300,)
     p0, g = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
     m0, v0 = rng.standard_normal(shape).astype(dtype), rng.uniform(0, 1, shape).astype(dtype)
     args = (3, 1e-3, 0.5, 0.999, 1e-8, weight_decay)
-    p1, m1, v1 = p0.copy(), m0.copy(), v0.copy()
-    adam_update(p1, g, m1, v1, *args)
-    p2, m2, v2 = p0.copy(), m0.copy(), v0.copy()
-    adam_update_cuda(p2, g, m2, v2, *args)
+    expected = [p0.copy(), g, m0.copy(), v0.copy()]
+    adam_update(*expected, *args)
+    got = [kernels.tensor(a).data for a in (p0, g, m0, v0)]
+    adam_update_cuda(*got, *args)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
-    for a, b in ((p1, p2), (m1, m2), (v1, v2)):
-        np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-7)
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(minigan.tensor(b).numpy(), a, rtol=rtol, atol=1e-7)
 
 
-def test_kernel_paths_pass_gradcheck_and_gradgradcheck(emulated):
+def test_kernel_paths_pass_gradcheck_and_gradgradcheck(kernels):
     # float64 through the kernels: first derivatives use the fused backward kernels,
     # second derivatives the differentiable formulas around them
-    x = minigan.tensor(rng.standard_normal((4, 3)), requires_grad=True)
-    t = minigan.tensor(rng.uniform(0, 1, (4, 3)), requires_grad=True)
-    g = minigan.tensor(rng.uniform(0.5, 1.5, 3), requires_grad=True)
-    b = minigan.tensor(rng.standard_normal(3), requires_grad=True)
+    x = kernels.tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    t = kernels.tensor(rng.uniform(0, 1, (4, 3)), requires_grad=True)
+    g = kernels.tensor(rng.uniform(0.5, 1.5, 3), requires_grad=True)
+    b = kernels.tensor(rng.standard_normal(3), requires_grad=True)
 
     def fn(x, t, g, b):
         h = F.batch_norm(x, None, None, g, b, training=True)
@@ -155,14 +194,13 @@ def test_kernel_paths_pass_gradcheck_and_gradgradcheck(emulated):
     assert gradgradcheck(fn, (x, t, g, b))
 
 
-def test_kernels_are_deterministic(emulated):
+def test_kernels_are_deterministic(kernels):
     x = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
     outs = []
     for _ in range(2):
-        x_t = minigan.tensor(x, requires_grad=True)
+        x_t = kernels.tensor(x, requires_grad=True)
         y = F.leaky_relu(F.batch_norm(x_t, None, None, training=True), 0.2)
         loss = F.binary_cross_entropy_with_logits(y, minigan.zeros_like(y))
         loss.backward()
-        outs.append((loss.numpy().copy(), x_t.grad.numpy().copy()))
-    assert outs[0][0].tobytes() == outs[1][0].tobytes()
-    assert outs[0][1].tobytes() == outs[1][1].tobytes()
+        outs.append((loss.cpu().numpy().tobytes(), x_t.grad.cpu().numpy().tobytes()))
+    assert outs[0] == outs[1]

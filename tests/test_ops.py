@@ -451,7 +451,7 @@ def test_bce_clamps_log_at_minus_100_like_pytorch(device):
     loss = F.binary_cross_entropy(p, t, reduction="none")
     np.testing.assert_array_equal(loss.cpu().numpy(), [100, 100, 0, 0])
     loss.sum().backward()   # PyTorch's gradient: (p - t) / max(p (1 - p), 1e-12)
-    np.testing.assert_array_equal(p.grad.cpu().numpy(), [-1e12, 1e12, 0, 0])
+    np.testing.assert_allclose(p.grad.cpu().numpy(), [-1e12, 1e12, 0, 0], rtol=1e-12)
 
 
 # ---- batch norm ----
@@ -517,3 +517,13 @@ def test_batch_norm_eval(device, x, data):
 
     check_op(fn, x, gamma, beta, device=device,
              reference=lambda x, g, b: _bn_np(x, mean, var, g, b, eps))
+
+
+# ---- the strategies themselves (minigan.testing) ----
+@given(broadcastable_shapes(), float_arrays(shapes(max_side=3), away_from=[0, 1], margin=0.1),
+       float_arrays((4, 5), distinct=True, margin=0.05))
+def test_testing_strategies_keep_their_promises(shapes_ab, x, d):
+    np.broadcast_shapes(*shapes_ab)
+    assert np.all(np.abs(x) >= 0.1) and np.all(np.abs(x - 1) >= 0.1) and np.all(np.abs(x) <= 2)
+    gaps = np.diff(np.sort(d.ravel()))
+    assert gaps.min() >= 0.05 - 1e-12
