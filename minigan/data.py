@@ -78,7 +78,7 @@ def read_idx(path):
 
 
 def write_idx(path, array):
-    """Write ``array`` as an IDX file, gzipped when ``path`` ends in ``.gz`` (for tests and tools)."""
+    """Write ``array`` as an IDX file, gzipped when ``path`` ends in ``.gz`` (tests, tools)."""
     array = np.asarray(array)
     codes = {dt.newbyteorder("="): code for code, dt in IDX_DTYPES.items()}
     dtype = array.dtype.newbyteorder("=")
@@ -101,7 +101,7 @@ def _file_names(split):
 
 
 def _idx_file(folder, name):
-    """``folder/name.gz`` or ``folder/name`` (or the ``name.idx3-ubyte`` spelling some archives use)."""
+    """``folder/name.gz``, ``folder/name``, or the ``train-images.idx3-ubyte`` spelling."""
     for candidate in (name + ".gz", name, name.replace("-idx", ".idx")):
         path = os.path.join(folder, candidate)
         if os.path.isfile(path):

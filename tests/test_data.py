@@ -143,6 +143,9 @@ def test_raw_names_and_incomplete_folders(places):
     make_dataset(places["data_dir"])
     (places["data_dir"] / "train-labels-idx1-ubyte.gz").unlink()
     assert find_dataset("mnist", places["data_dir"]) == str(places["env/name"])
+    # Some archives spell the names train-images.idx3-ubyte.
+    write_idx(places["data_dir"] / "train-labels.idx1-ubyte", np.zeros(10, np.uint8))
+    assert find_dataset("mnist", places["data_dir"]) == str(places["data_dir"])
 
 
 def test_load_mnist_like(places):

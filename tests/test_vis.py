@@ -1,4 +1,4 @@
-"""minigan.vis (image grids, loss plots) and a short run of examples/train_gan.py that writes them."""
+"""minigan.vis (image grids, loss plots), and a short run of examples/train_gan.py using it."""
 import os
 import subprocess
 import sys

@@ -58,11 +58,21 @@ def _accumulate(store, x, g):
     store[id(x)] = (x, g if old is None else old[1] + g)
 
 
-def _accumulate_grad(leaf, g):
+def _accumulate_grad(leaf, g, shared):
+    """leaf.grad += g, where ``shared`` holds the ids of gradients another leaf (or the caller)
+    already holds.
+
+    NOTE: such a gradient, or a read-only view (what a broadcast's backward returns), is
+    copied first, so that in-place changes to one .grad (zero_(), clipping) touch no other.
+    """
     from ..ops import clone
-    # NOTE: a copy, so that no two leaves (nor the caller's gradient) share one .grad array,
-    # and no .grad is a read-only broadcast view: in-place zero_() and optimizers must work.
-    leaf.grad = clone(g) if leaf.grad is None else leaf.grad + g
+    if leaf.grad is not None:
+        leaf.grad = leaf.grad + g
+        return
+    if id(g) in shared or not getattr(g.data.flags, "writeable", True):
+        g = clone(g)
+    shared.add(id(g))
+    leaf.grad = g
 
 
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None):
@@ -75,6 +85,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     wanted = None if inputs is None else {id(x): x for x in inputs}
     order = _topological_order(roots, wanted)
     grads, captured = {}, {}   # id(tensor) -> (tensor, gradient so far)
+    shared = {id(g) for g in root_grads}   # gradients that .grad must not alias
 
     def deliver(x, g):
         if wanted is not None and id(x) in wanted:
@@ -83,7 +94,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 _accumulate(grads, x, g)   # it may also lead to other wanted inputs
         elif x.grad_fn is None:
             if wanted is None:
-                _accumulate_grad(x, g)
+                _accumulate_grad(x, g, shared)
         else:
             _accumulate(grads, x, g)
 
@@ -93,7 +104,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 _accumulate(captured, root, g)
             if root.grad_fn is None:
                 if wanted is None:
-                    _accumulate_grad(root, g)
+                    _accumulate_grad(root, g, shared)
             else:
                 _accumulate(grads, root, g)
 

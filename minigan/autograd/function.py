@@ -65,7 +65,7 @@ class Function:
         return type(self).__name__ + "Backward"
 
     def _check_devices(self, inputs):
-        if len(inputs) > 1:
+        if len(inputs) > 1 and cuda.backend.cupy is not None:   # without CuPy all are on the CPU
             devices = {x.device for x in inputs}
             if len(devices) > 1:
                 shapes = ", ".join(f"{tuple(x.shape)} on {x.device}" for x in inputs)
