@@ -125,6 +125,8 @@ def adam_update(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay, tmp=None)
     size are allocated, which is most of the cost on the CPU.
     """
     xp = backend.get_array_module(p)
+    # NOTE: a transposed (Fortran-ordered) gradient makes every pass below 3× slower.
+    g = xp.ascontiguousarray(g)
     if weight_decay:
         g = g + weight_decay * p
     if tmp is None:
