@@ -3,3 +3,4 @@ from . import init
 from .layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, Identity,
                      LeakyReLU, Linear, ReLU, Sigmoid, Tanh)
 from .module import Module, Parameter, Sequential
+from .pooling import AvgPool2d, Dropout, MaxPool2d
