@@ -15,7 +15,7 @@ from .random import (get_rng_state, manual_seed, rand, rand_like, randint, randn
 from .tensor import (Tensor, arange, bool_, float16, float32, float64, full, full_like,
                      get_default_dtype, int32, int64, ones, ones_like, set_default_dtype, tensor,
                      zeros, zeros_like)
-from . import functional, models, nn, optim  # noqa: E402
+from . import functional, metrics, models, nn, optim  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 

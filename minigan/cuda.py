@@ -27,7 +27,7 @@ KERNELS = {
                         "sum_partials"],
     "batch_norm": ["batch_norm_forward_stats", "batch_norm_forward_normalize",
                    "batch_norm_backward_reduce", "batch_norm_backward_x"],
-    "conv": ["im2col", "col2im", "transpose01"],
+    "conv": ["im2col", "col2im", "transpose2d"],
     "adam": ["adam_update"],
 }
 

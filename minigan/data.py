@@ -288,7 +288,9 @@ def download_file(urls, dest, sha256, timeout=30, log=None):
                 continue
             os.replace(tmp, dest)
             return dest
-        except (urllib.error.URLError, OSError, ValueError) as e:   # HTTPError is a URLError
+        except urllib.error.HTTPError as e:
+            failures.append(f"{url}: HTTP {e.code} {e.reason}")
+        except (urllib.error.URLError, OSError, ValueError) as e:
             failures.append(f"{url}: {getattr(e, 'reason', None) or e}")
         finally:
             if os.path.exists(tmp):

@@ -19,6 +19,8 @@ echo "== GPU benchmark (fp32, TF32 off on both; median of 10 steps)"
 timeout "$limit" python benchmarks/gan_step.py --device cuda --case mlp-gan dcgan28 dcgan64 \
     --batch-for mlp-gan=64 dcgan28=128 dcgan64=128 --repeats 10 2>&1
 bench_rc=$?
+timeout "$limit" python benchmarks/wgan_gp_step.py --device cuda --case wgan28 wgan64 \
+    --batch 64 --repeats 10 2>&1 || bench_rc=$?
 
 echo "== summary: tests exit $tests_rc, benchmark exit $bench_rc"
 [ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]

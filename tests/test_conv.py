@@ -7,7 +7,7 @@ element-by-element gradcheck is quick.
 """
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 import minigan
@@ -63,12 +63,14 @@ def _pairs(lo, hi):
 
 @st.composite
 def configs(draw, transposed):
-    groups = draw(st.integers(1, 2))
+    groups = draw(st.integers(1, 3))
     c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
     kernel, stride, dilation = draw(_pairs(1, 3)), draw(_pairs(1, 3)), draw(_pairs(1, 2))
     padding = draw(_pairs(0, 2))
     if transposed:
-        output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+        # PyTorch's rule: smaller than the stride or the dilation
+        output_padding = tuple(draw(st.integers(0, max(stride[a], dilation[a]) - 1))
+                               for a in range(2))
         size = draw(_pairs(1, 3))
         out = [(size[a] - 1) * stride[a] - 2 * padding[a] + dilation[a] * (kernel[a] - 1)
                + output_padding[a] + 1 for a in range(2)]
@@ -80,10 +82,23 @@ def configs(draw, transposed):
         size = tuple(max(1, dilation[a] * (kernel[a] - 1) + 1 - 2 * padding[a])
                      + draw(st.integers(0, 3)) for a in range(2))
         weight = (c_out, c_in // groups) + kernel
+    bias = draw(st.booleans())
+    # which of x, W, b require grad: every backward branch, at least one of them
+    requires_grad = draw(st.lists(st.booleans(), min_size=2 + bias, max_size=2 + bias)
+                         .filter(any))
     return dict(n=draw(st.integers(1, 2)), x=(c_in,) + size, weight=weight, c_out=c_out,
                 stride=stride, padding=padding, dilation=dilation, groups=groups,
-                output_padding=output_padding, bias=draw(st.booleans()),
+                output_padding=output_padding, bias=bias, requires_grad=requires_grad,
                 seed=draw(st.integers(0, 2 ** 32 - 1)))
+
+
+def _example(transposed, **changes):
+    """A fixed configuration, so the cases below run whatever Hypothesis draws."""
+    cfg = dict(n=2, x=(2, 3, 3), weight=(2, 2, 2, 2), c_out=2, stride=(1, 1), padding=(0, 0),
+               dilation=(1, 1), groups=1, output_padding=(0, 0) if transposed else None,
+               bias=True, requires_grad=[True, True, True], seed=0)
+    cfg.update(changes)
+    return cfg
 
 
 def _int_if_square(pair):
@@ -108,10 +123,12 @@ def _conv_transpose2d_args(cfg):
 
 # ---- forward, shape, gradients ----
 @given(cfg=configs(transposed=False))
+@example(cfg=_example(False, x=(4, 4, 5), weight=(2, 2, 3, 2), groups=2, stride=(2, 1),
+                      padding=(1, 0)))                    # grouped, strided: windows miss x's end
 def test_conv2d(cfg, device):
     s, p, d, g = cfg["stride"], cfg["padding"], cfg["dilation"], cfg["groups"]
     y = check_op(lambda x, W, b=None: F.conv2d(x, W, b, **_conv2d_args(cfg)), *_arrays(cfg),
-                 device=device,
+                 device=device, requires_grad=cfg["requires_grad"],
                  reference=lambda x, W, b=None: conv2d_reference(x, W, b, s, p, d, g))
     k, (h, w) = cfg["weight"][2:], cfg["x"][1:]
     assert y.shape == (cfg["n"], cfg["c_out"],
@@ -120,12 +137,18 @@ def test_conv2d(cfg, device):
 
 
 @given(cfg=configs(transposed=True))
+@example(cfg=_example(True, dilation=(2, 2), output_padding=(1, 1)))   # output_padding = stride
+@example(cfg=_example(True, x=(2, 2, 3), weight=(2, 2, 3, 2), c_out=4, groups=2, stride=(2, 3),
+                      padding=(1, 0), output_padding=(1, 2)))
 def test_conv_transpose2d(cfg, device):
     s, p, d, g, op = (cfg["stride"], cfg["padding"], cfg["dilation"], cfg["groups"],
                       cfg["output_padding"])
+    def reference(x, W, b=None):
+        return conv_transpose2d_reference(x, W, b, s, p, op, d, g)
+
     y = check_op(lambda x, W, b=None: F.conv_transpose2d(x, W, b, **_conv_transpose2d_args(cfg)),
-                 *_arrays(cfg), device=device,
-                 reference=lambda x, W, b=None: conv_transpose2d_reference(x, W, b, s, p, op, d, g))
+                 *_arrays(cfg), device=device, requires_grad=cfg["requires_grad"],
+                 reference=reference)
     k, (h, w) = cfg["weight"][2:], cfg["x"][1:]
     assert y.shape == (cfg["n"], cfg["c_out"],
                        (h - 1) * s[0] - 2 * p[0] + d[0] * (k[0] - 1) + op[0] + 1,
@@ -134,7 +157,7 @@ def test_conv_transpose2d(cfg, device):
 
 @given(cfg=configs(transposed=False))
 def test_conv_transpose2d_is_the_adjoint_of_conv2d(cfg, device):
-    """⟨conv2d(x, W), z⟩ = ⟨x, conv_transpose2d(z, W)⟩, output_padding chosen to give x's size."""
+    """⟨conv2d(x, W), z⟩ = ⟨x, conv_transpose2d(z, W)⟩, with output_padding giving x's size."""
     x, W = _arrays(cfg)[:2]
     y = F.conv2d(minigan.tensor(x, device=device), minigan.tensor(W, device=device),
                  **_conv2d_args(cfg))
@@ -167,7 +190,8 @@ BAD = [
     ("conv2d", (3, 5, 5), (2, 3, 3, 3), {}, r"conv2d: expected a 4-D input .* \(3, 5, 5\)"),
     ("conv_transpose2d", (3, 5, 5), (3, 2, 3, 3), {},
      r"conv_transpose2d: expected a 4-D input .* \(3, 5, 5\)"),
-    ("conv2d", (1, 3, 5, 5), (2, 3, 3), {}, r"conv2d: expected a 4-D weight, got shape \(2, 3, 3\)"),
+    ("conv2d", (1, 3, 5, 5), (2, 3, 3), {},
+     r"conv2d: expected a 4-D weight, got shape \(2, 3, 3\)"),
     ("conv2d", (1, 4, 5, 5), (2, 3, 3, 3), {},
      r"conv2d: weight of shape \(2, 3, 3, 3\) with groups=1 expects 3 input channels, got input "
      r"of shape \(1, 4, 5, 5\) with 4"),
@@ -198,7 +222,8 @@ BAD = [
      r"\(5, 8\)"),
     ("conv_transpose2d", (1, 1, 1, 1), (1, 1, 1, 1), dict(padding=1),
      r"conv_transpose2d: output size \(-1, -1\) is not positive"),
-    ("conv2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(stride=0), r"conv2d: stride must be positive, got \(0, 0\)"),
+    ("conv2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(stride=0),
+     r"conv2d: stride must be positive, got \(0, 0\)"),
     ("conv2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(stride=(1, -2)),
      r"conv2d: stride must be positive, got \(1, -2\)"),
     ("conv_transpose2d", (1, 1, 5, 5), (1, 1, 3, 3), dict(stride=0),

@@ -24,8 +24,11 @@ from minigan.data import BatchStream, DatasetError, DownloadError, write_idx
 @contextlib.contextmanager
 def http_server(root):
     """Serve the folder ``root`` on 127.0.0.1 (a free port) while the block runs."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    handler.log_message = lambda *args: None
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    handler = functools.partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
@@ -277,30 +280,35 @@ def test_rng_state_round_trip_through_a_file(tmp_path):
 
 # ---- the loop, on a toy "GAN" ----
 
+class ToyG(minigan.nn.Module):
+    """z (N, 2) -> images (N, 1, 2, 2)."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = minigan.nn.Linear(2, 4)
+
+    def forward(self, z):
+        return self.linear(z).tanh().reshape(z.shape[0], 1, 2, 2)
+
+
 class Toy:
-    """A linear G and D with Adam: a cheap stand-in for the loop's tests."""
+    """A linear G and D with one Adam: a cheap stand-in for the loop's tests."""
 
     def __init__(self, out, total=6, **kwargs):
         minigan.manual_seed(0)
-        self.G = minigan.nn.Sequential(minigan.nn.Linear(2, 4), minigan.nn.Tanh())
-        self.D = minigan.nn.Linear(4, 1)
+        self.G, self.D = ToyG(), minigan.nn.Linear(4, 1)
         self.opt = minigan.optim.Adam(list(self.G.parameters()) + list(self.D.parameters()))
         images = data.synthetic_images(12, 28, 1)[:, :, :2, :2]        # (12, 1, 2, 2)
         self.batches = BatchStream(images, 4, name="toy")
-        G = self.G
-
-        class Image4(minigan.nn.Module):     # samples as (N, 1, 2, 2) images
-            def forward(self, z):
-                return G(z).reshape(z.shape[0], 1, 2, 2)
-
         self.run = training.TrainingRun(
-            str(out), {"G": Image4(), "D": self.D}, {"opt": self.opt}, self.batches, total,
+            str(out), {"G": self.G, "D": self.D}, {"opt": self.opt}, self.batches, total,
             {"model": "toy"}, {"steps": total}, minigan.randn(4, 2), columns=["loss_D"],
             **kwargs)
 
     def step(self, i):
         x = next(self.batches).reshape(4, 4)
-        loss = ((self.D(x) - self.D(self.G(minigan.randn(4, 2)))) ** 2).mean()
+        fake = self.G(minigan.randn(4, 2)).reshape(4, 4)
+        loss = ((self.D(x) - self.D(fake)) ** 2).mean()
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()

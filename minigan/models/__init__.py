@@ -2,3 +2,4 @@
 from .classifier import Classifier, load_classifier, save_classifier
 from .dcgan import DCGANDiscriminator, DCGANGenerator, dcgan_init
 from .mlp import MLPDiscriminator, MLPGenerator
+from .wgan import WGANCritic

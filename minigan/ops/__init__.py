@@ -5,6 +5,7 @@ from .arith import (abs, add, cast, clamp, clone, div, exp, log, matmul, mul, ne
                     to_device, where)
 from .classification import cross_entropy, log_softmax, nll_loss, softmax
 from .conv import conv2d, conv_transpose2d
+from .layer_norm import layer_norm
 from .linear import linear
 from .loss import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
 from .norm import batch_norm

@@ -11,10 +11,19 @@ Every product here uses one layout for the columns of the image:
 
     cols (C, kH, kW, Hout, Wout, N)  viewed as  (G, C/G·kH·kW, Hout·Wout·N)
 
-channels lead, so a grouped conv is one batched matmul over the G groups.
-``im2col`` and ``col2im`` are the only helpers that move pixels; a device
-with kernels of its own replaces those two.
+channels lead, so a grouped conv is one batched matmul over the G groups, and
+the batch goes last, so every NumPy copy or add that moves pixels runs over N
+contiguous values (with N before Hout, Wout it would run along rows of Wout,
+often under 10 long, and NumPy's cost per row would dominate). Four helpers
+move pixels: ``im2col``, ``col2im``, ``to_batch_last`` and ``from_batch_last``.
+``Movers`` bundles the NumPy four and the CUDA four (kernels/conv.cu, same
+layouts), and each ``forward_cuda`` runs the same ``forward`` with the CUDA ones.
 """
+from collections import namedtuple
+
+import numpy as np
+
+from .. import cuda
 from ..autograd.function import Function
 from ..backend import get_array_module
 from .reduce import sum
@@ -30,9 +39,14 @@ def deconv_outsize(size, k, s, p, d, output_padding):
     return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
 
 
-# NOTE: the batch axis goes last in cols and in the padded images below, so each
-# copy or add runs over N contiguous values; with N first it would run over
-# rows of Wout, often under 10 long, and NumPy's per-row overhead would dominate.
+def _batch_last(x, out):
+    """out[...] = x (N, C, H, W) moved to (C, H, W, N)."""
+    # NOTE: 16 images at a time keeps the rows being read in cache; one big copy is ~3x slower.
+    for n0 in range(0, x.shape[0], 16):
+        out[..., n0:n0 + 16] = x[n0:n0 + 16].transpose(1, 2, 3, 0)
+    return out
+
+
 def im2col(x, kernel, stride, padding, dilation, out_size):
     """(N, C, H, W) -> cols (C, kH, kW, Hout, Wout, N), dense and new.
 
@@ -51,40 +65,84 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
     return xp.ascontiguousarray(view)   # the one copy: the matmul wants it dense
 
 
-def col2im(cols, img_size, stride, padding, dilation):
+def col2im(cols, img_size, stride, padding, dilation, bias=None):
     """cols (C, kH, kW, Hin, Win, N) -> (N, C, H, W), the adjoint of ``im2col``.
 
-    x̃[n, c, s·i + d·u, s·j + d·v] += cols[c, u, v, i, j, n], then the padding p is cut off.
+    x̃[n, c, s·i + d·u, s·j + d·v] += cols[c, u, v, i, j, n], then the padding p is cut off
+    (and ``bias`` (C,), if given, added).
     """
     xp = get_array_module(cols)
     c, kh, kw, ih, iw, n = cols.shape
     (h, w), (sy, sx), (ph, pw), (dy, dx) = img_size, stride, padding, dilation
-    # the padded canvas (C, Hp, Wp, N), at least as large as every tap reaches
-    hp = max(h + 2 * ph, sy * (ih - 1) + dy * (kh - 1) + 1)
-    wp = max(w + 2 * pw, sx * (iw - 1) + dx * (kw - 1) + 1)
-    img = xp.zeros((c, hp, wp, n), dtype=cols.dtype)
+    # the padded canvas (C, H + 2p, W + 2p, N); every tap lands inside when output_padding ≥ 0
+    img = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
     # NOTE: one strided add per tap, a loop of kH·kW; no loop over pixels or batch.
     for u in range(kh):
         for v in range(kw):
             img[:, u * dy:u * dy + sy * (ih - 1) + 1:sy,
                    v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[:, u, v]
     # (C, Hp, Wp, N) -> (N, C, H, W)
-    return xp.ascontiguousarray(img[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2))
+    y = xp.ascontiguousarray(img[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2))
+    if bias is not None:
+        y += bias.reshape(1, c, 1, 1)
+    return y
 
 
-def _batch_last(x, out):
-    """out[...] = x (N, C, H, W) moved to (C, H, W, N)."""
-    # NOTE: 16 images at a time keeps the rows being read in cache; one big copy is ~3x slower.
-    for n0 in range(0, x.shape[0], 16):
-        out[..., n0:n0 + 16] = x[n0:n0 + 16].transpose(1, 2, 3, 0)
+def to_batch_last(a):
+    """(N, C, H, W) -> (C, H, W, N), dense: the layout of the columns of cols."""
+    n, c, h, w = a.shape
+    return _batch_last(a, get_array_module(a).empty((c, h, w, n), dtype=a.dtype))
+
+
+def from_batch_last(y, bias=None):
+    """(C, H, W, N) -> (N, C, H, W), dense, with ``bias`` (C,) added if given."""
+    if bias is not None:
+        y = y + bias.reshape(-1, 1, 1, 1)
+    return get_array_module(y).ascontiguousarray(y.transpose(3, 0, 1, 2))
+
+
+# ---- the same four movers, as our CUDA kernels (kernels/conv.cu) ----
+def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
+    n, c, h, w = x.shape
+    cols = cuda.empty((c, *kernel, *out_size, n), x.dtype)
+    cuda.launch("conv", "im2col", x.dtype, cols.size, x, cols,
+                *map(np.int64, (n, c, h, w)), *map(np.int32, (*kernel, *stride, *padding,
+                                                            *dilation)),
+                *map(np.int64, (*out_size, cols.size)))
+    return cols
+
+
+def col2im_cuda(cols, img_size, stride, padding, dilation, bias=None):
+    c, kh, kw, ih, iw, n = cols.shape
+    img = cuda.empty((n, c, *img_size), cols.dtype)
+    cuda.launch("conv", "col2im", cols.dtype, img.size, cols, cuda.pointer(bias), img,
+                *map(np.int64, (n, c, *img_size)),
+                *map(np.int32, (kh, kw, *stride, *padding, *dilation)),
+                *map(np.int64, (ih, iw, img.size)))
+    return img
+
+
+def _transpose2d_cuda(a, rows, shape, bias=None, per_bias=1):
+    """a viewed as (rows, B) -> out (B, rows) shaped ``shape``, + bias[row // per_bias]."""
+    out = cuda.empty(shape, a.dtype)
+    cuda.launch("conv", "transpose2d", a.dtype, a.size, a, cuda.pointer(bias), out,
+                np.int64(rows), np.int64(a.size // rows), np.int64(per_bias))
     return out
 
 
-def _by_group(a, groups):
-    """(N, C, H, W) -> (G, C/G, H·W·N): the layout of the columns of cols."""
+def to_batch_last_cuda(a):
     n, c, h, w = a.shape
-    out = get_array_module(a).empty((c, h, w, n), dtype=a.dtype)
-    return _batch_last(a, out).reshape(groups, c // groups, h * w * n)
+    return _transpose2d_cuda(a, n, (c, h, w, n))                    # (N, C·H·W) -> (C·H·W, N)
+
+
+def from_batch_last_cuda(y, bias=None):
+    c, h, w, n = y.shape
+    return _transpose2d_cuda(y, c * h * w, (n, c, h, w), bias, h * w)   # (C·H·W, N) -> (N, C·H·W)
+
+
+Movers = namedtuple("Movers", "im2col col2im to_batch_last from_batch_last")
+NUMPY = Movers(im2col, col2im, to_batch_last, from_batch_last)
+CUDA = Movers(im2col_cuda, col2im_cuda, to_batch_last_cuda, from_batch_last_cuda)
 
 
 def _output_padding(x_size, y_size, kernel, s, p, d):
@@ -114,23 +172,23 @@ class Conv2d(Function):
     def __init__(self, stride, padding, dilation, groups):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
-    def forward(self, x, W, b=None):
+    def forward(self, x, W, b=None, mv=NUMPY):
         xp = get_array_module(x, W)
         n, _, h, w = x.shape
         c_out, _, kh, kw = W.shape
         s, p, d, g = self.stride, self.padding, self.dilation, self.groups
         out_size = (conv_outsize(h, kh, s[0], p[0], d[0]), conv_outsize(w, kw, s[1], p[1], d[1]))
         # (C, kH, kW, Hout, Wout, N) -> (G, C/G·kH·kW, Hout·Wout·N)
-        cols = im2col(x, (kh, kw), s, p, d, out_size).reshape(g, -1, out_size[0] * out_size[1] * n)
+        cols = mv.im2col(x, (kh, kw), s, p, d, out_size)
+        cols = cols.reshape(g, -1, out_size[0] * out_size[1] * n)
         self.cols = cols   # saved for backward: gW = gy @ colsᵀ needs no second im2col
         # (C_out, C/G, kH, kW) -> (G, C_out/G, C/G·kH·kW)
         y = xp.matmul(W.reshape(g, c_out // g, -1), cols)
-        # (G, C_out/G, Hout·Wout·N) -> (C_out, Hout, Wout, N)
-        y = y.reshape(c_out, *out_size, n)
-        if b is not None:
-            y += b.reshape(c_out, 1, 1, 1)
-        # (C_out, Hout, Wout, N) -> (N, C_out, Hout, Wout)
-        return xp.ascontiguousarray(y.transpose(3, 0, 1, 2))
+        # (G, C_out/G, Hout·Wout·N) -> (C_out, Hout, Wout, N) -> (N, C_out, Hout, Wout), + b
+        return mv.from_batch_last(y.reshape(c_out, *out_size, n), b)
+
+    def forward_cuda(self, x, W, b=None):
+        return self.forward(x, W, b, mv=CUDA)   # the same steps; our kernels move the pixels
 
     def backward(self, gy):
         x, W = self.inputs[:2]
@@ -169,7 +227,7 @@ class ConvTranspose2d(Function):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.output_padding = output_padding
 
-    def forward(self, x, W, b=None):
+    def forward(self, x, W, b=None, mv=NUMPY):
         xp = get_array_module(x, W)
         n, c, h, w = x.shape
         _, c_out_g, kh, kw = W.shape
@@ -178,13 +236,15 @@ class ConvTranspose2d(Function):
                     deconv_outsize(w, kw, s[1], p[1], d[1], op[1]))
         # (C, C_out/G, kH, kW) -> (G, C/G, C_out/G·kH·kW), then Wᵀ per group
         Wt = W.reshape(g, c // g, -1).transpose(0, 2, 1)
-        cols = xp.matmul(Wt, _by_group(x, g))   # (G, C_out/G·kH·kW, H·W·N)
+        # (N, C, H, W) -> (C, H, W, N) -> (G, C/G, H·W·N)
+        xg = mv.to_batch_last(x).reshape(g, c // g, h * w * n)
+        cols = xp.matmul(Wt, xg)   # (G, C_out/G·kH·kW, H·W·N)
         # (G, C_out/G·kH·kW, H·W·N) -> (C_out, kH, kW, H, W, N)
         cols = cols.reshape(g * c_out_g, kh, kw, h, w, n)
-        y = col2im(cols, out_size, s, p, d)
-        if b is not None:
-            y += b.reshape(1, -1, 1, 1)
-        return y
+        return mv.col2im(cols, out_size, s, p, d, b)
+
+    def forward_cuda(self, x, W, b=None):
+        return self.forward(x, W, b, mv=CUDA)   # the same steps; our kernels move the pixels
 
     def backward(self, gy):
         x, W = self.inputs[:2]
@@ -222,7 +282,7 @@ class Conv2dGradW(Function):
         self.kernel = tuple(kernel)
         self.cols = cols   # im2col(x), when the forward conv already made it
 
-    def forward(self, x, gy):
+    def forward(self, x, gy, mv=NUMPY):
         xp = get_array_module(x, gy)
         n, c = x.shape[:2]
         c_out = gy.shape[1]
@@ -231,12 +291,17 @@ class Conv2dGradW(Function):
         cols = self.cols
         if cols is None:
             # (C, kH, kW, Hout, Wout, N) -> (G, C/G·kH·kW, Hout·Wout·N)
-            cols = im2col(x, self.kernel, self.stride, self.padding, self.dilation, out_size)
+            cols = mv.im2col(x, self.kernel, self.stride, self.padding, self.dilation, out_size)
             cols = cols.reshape(g, -1, out_size[0] * out_size[1] * n)
         self.cols = None   # not needed by backward
-        gW = xp.matmul(_by_group(gy, g), cols.transpose(0, 2, 1))   # (G, C_out/G, C/G·kH·kW)
+        # (N, C_out, Hout, Wout) -> (C_out, Hout, Wout, N) -> (G, C_out/G, Hout·Wout·N)
+        gyg = mv.to_batch_last(gy).reshape(g, c_out // g, -1)
+        gW = xp.matmul(gyg, cols.transpose(0, 2, 1))   # (G, C_out/G, C/G·kH·kW)
         # (G, C_out/G, C/G·kH·kW) -> (C_out, C/G, kH, kW)
         return gW.reshape(c_out, c // g, *self.kernel)
+
+    def forward_cuda(self, x, gy):
+        return self.forward(x, gy, mv=CUDA)
 
     def backward(self, ggW):
         x, gy = self.inputs

@@ -28,10 +28,13 @@ def build(folder):
         return None
     lines = ['#include "cuda_emu.h"']
     for file, names in cuda.KERNELS.items():
-        lines.append(f'#include "{os.path.join(cuda.KERNEL_DIR, file)}.cu"')
+        path = os.path.join(cuda.KERNEL_DIR, file) + ".cu"
+        lines.append(f'#include "{path}"')
+        with open(path) as f:
+            export = "EMU_EXPORT" if "__syncthreads" in f.read() else "EMU_EXPORT_SEQUENTIAL"
         for name in names:
             for ctype in _CTYPE.values():
-                lines.append(f"EMU_EXPORT({name}__{ctype}, {name}<{ctype}>)")
+                lines.append(f"{export}({name}__{ctype}, {name}<{ctype}>)")
     src = os.path.join(folder, "exports.cpp")
     with open(src, "w") as f:
         f.write("\n".join(lines) + "\n")

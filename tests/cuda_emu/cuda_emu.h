@@ -4,6 +4,7 @@
 // __syncthreads() is a std::barrier across them. __shared__ arrays become function-local
 // statics, shared by the threads of the running block (blocks never overlap). This checks
 // indexing and arithmetic, not GPU timing, memory coalescing or races between blocks.
+// Kernels that never call __syncthreads run their threads one after another (much faster).
 #pragma once
 #include <barrier>
 #include <cmath>
@@ -62,6 +63,27 @@ void emu_launch(void (*kernel)(A...), dim3 grid, dim3 block, void** args) {
                 for (auto& th : pool) th.join();
             }
 }
+
+// for kernels without __syncthreads: the threads of a block run one after another
+template <typename... A>
+void emu_launch_sequential(void (*kernel)(A...), dim3 grid, dim3 block, void** args) {
+    gridDim = grid;
+    blockDim = block;
+    for (unsigned bz = 0; bz < grid.z; ++bz)
+        for (unsigned by = 0; by < grid.y; ++by)
+            for (unsigned bx = 0; bx < grid.x; ++bx)
+                for (unsigned t = 0; t < block.x * block.y * block.z; ++t) {
+                    blockIdx = dim3(bx, by, bz);
+                    threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+                    emu_call_with(kernel, args, std::index_sequence_for<A...>{});
+                }
+}
+
+#define EMU_EXPORT_SEQUENTIAL(symbol, ...)                                                 \
+    extern "C" void symbol(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, \
+                           unsigned bz, void** args) {                                     \
+        emu_launch_sequential(__VA_ARGS__, dim3(gx, gy, gz), dim3(bx, by, bz), args);      \
+    }
 
 #define EMU_EXPORT(symbol, ...)                                                            \
     extern "C" void symbol(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, \

@@ -1,0 +1,165 @@
+"""One WGAN-GP critic step, timed in minigan and in PyTorch in the same run.
+
+A step, on fixed real and fake batches (the generator is not part of it):
+    loss = E[D(x̃)] - E[D(x)] + λ E[(‖∇ D(x̂)‖₂ - 1)²],   x̂ = ε x + (1 - ε) x̃,  λ = 10
+the penalty's gradient taken with create_graph=True, then loss.backward() (the
+double backward) and one Adam step (lr 1e-4, betas (0.0, 0.9)), as in the paper.
+The critic is DCGAN's discriminator with LayerNorm in place of BatchNorm
+(minigan.models.WGANCritic, the same layers in PyTorch).
+
+    python benchmarks/wgan_gp_step.py                       # wgan28, batch 64, CPU
+    python benchmarks/wgan_gp_step.py --case wgan64 --device cuda --batch 128
+
+Prints the median over --repeats timed steps for each library and the ratio
+minigan / PyTorch, with the CPU or GPU named.
+"""
+import argparse
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, HERE)
+
+CASES = ("wgan28", "wgan64")
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--case", choices=CASES, nargs="+", default=["wgan28"])
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--repeats", type=int, default=10)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--threads", type=int, help="CPU threads for both libraries (default: every "
+                   "core); set before NumPy loads its BLAS")
+    p.add_argument("--only", choices=["minigan", "torch"], help="time one library (profiling)")
+    return p.parse_args(argv)
+
+
+ARGS = parse_args() if __name__ == "__main__" else None
+if ARGS is not None and ARGS.threads:
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(ARGS.threads)
+
+import minigan  # noqa: E402
+from gan_step import cpu_name, time_step  # noqa: E402
+from minigan import models  # noqa: E402
+from minigan.penalties import gradient_penalty  # noqa: E402
+
+LAMBDA, LR, BETAS = 10.0, 1e-4, (0.0, 0.9)
+
+
+def image_shape(case):
+    return (1, 28, 28) if case == "wgan28" else (3, 64, 64)
+
+
+def minigan_step_fn(case, batch, device):
+    minigan.manual_seed(0)
+    D = models.WGANCritic(image_size=28 if case == "wgan28" else 64).to(device)
+    opt = minigan.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
+    real = minigan.rand(batch, *image_shape(case), device=device) * 2 - 1
+    fake = minigan.rand(batch, *image_shape(case), device=device) * 2 - 1
+
+    def step():
+        loss = D(fake).mean() - D(real).mean() + gradient_penalty(D, real, fake, LAMBDA)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    def sync():
+        if device == "cuda":
+            import cupy
+            cupy.cuda.runtime.deviceSynchronize()
+    return step, sync
+
+
+def torch_critic(case):
+    import torch.nn as tnn
+
+    def block(c_in, c_out, size):
+        return [tnn.Conv2d(c_in, c_out, 4, 2, 1, bias=False), tnn.LayerNorm([c_out, size, size]),
+                tnn.LeakyReLU(0.2)]
+    if case == "wgan28":
+        return tnn.Sequential(
+            tnn.Conv2d(1, 64, 4, 2, 1, bias=False), tnn.LeakyReLU(0.2), *block(64, 128, 7),
+            tnn.Conv2d(128, 1, 7, 1, 0, bias=False), tnn.Flatten())
+    return tnn.Sequential(
+        tnn.Conv2d(3, 64, 4, 2, 1, bias=False), tnn.LeakyReLU(0.2), *block(64, 128, 16),
+        *block(128, 256, 8), *block(256, 512, 4), tnn.Conv2d(512, 1, 4, 1, 0, bias=False),
+        tnn.Flatten())
+
+
+def torch_step_fn(case, batch, device):
+    import torch
+    torch.manual_seed(0)
+    D = torch_critic(case).to(device)
+    opt = torch.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
+    real = torch.rand(batch, *image_shape(case), device=device) * 2 - 1
+    fake = torch.rand(batch, *image_shape(case), device=device) * 2 - 1
+
+    def penalty():
+        eps = torch.rand(batch, 1, 1, 1, device=device)
+        x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        (g,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+        norms = (g.reshape(batch, -1).pow(2).sum(1) + 1e-12).sqrt()
+        return LAMBDA * ((norms - 1) ** 2).mean()
+
+    def step():
+        loss = D(fake).mean() - D(real).mean() + penalty()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    def sync():
+        if device == "cuda":
+            torch.cuda.synchronize()
+    return step, sync
+
+
+def run_case(case, batch, device, warmup=3, repeats=10, threads=None, only=None):
+    """Median ms/step for minigan and PyTorch (None where one is skipped or absent)."""
+    ours = theirs = None
+    if only != "torch":
+        ours = time_step(*minigan_step_fn(case, batch, device), warmup, repeats)
+    if only != "minigan":
+        try:
+            import torch
+        except ImportError:
+            return ours, None
+        if device == "cpu":
+            torch.set_num_threads(threads or os.cpu_count())
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        theirs = time_step(*torch_step_fn(case, batch, device), warmup, repeats)
+    return ours, theirs
+
+
+def main(args):
+    if args.device == "cuda":
+        import cupy
+        props = cupy.cuda.runtime.getDeviceProperties(0)
+        where = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
+    else:
+        where = (f"{cpu_name()}, {os.cpu_count()} cores, "
+                 f"{args.threads or os.cpu_count()} threads per library")
+    print(f"device: {args.device} ({where}); WGAN-GP critic step (λ = {LAMBDA:g}, Adam); "
+          f"median of {args.repeats} steps after {args.warmup} warm-up")
+    if args.device == "cpu" and hasattr(os, "getloadavg"):
+        print("load average: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
+    print(f"{'case':<8} {'batch':>5} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>6}")
+    for case in args.case:
+        ours, theirs = run_case(case, args.batch, args.device, args.warmup, args.repeats,
+                                args.threads, args.only)
+        ratio = f"{ours / theirs:6.2f}" if ours and theirs else "   n/a"
+        ours_s = f"{ours:11.1f}" if ours else "          -"
+        theirs_s = f"{theirs:11.1f}" if theirs else "          -"
+        print(f"{case:<8} {args.batch:>5} {ours_s} {theirs_s} {ratio}", flush=True)
+
+
+if __name__ == "__main__":
+    main(ARGS)

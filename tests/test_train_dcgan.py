@@ -1,0 +1,303 @@
+"""examples/train_dcgan.py and examples/generate.py end to end, as subprocesses.
+
+Tiny models (ngf = ndf = 8), batches of 8 and a few steps on the synthetic set or
+generated IDX files, so the whole file runs in well under a minute on 2 cores.
+"""
+import csv
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import minigan
+from minigan.data import write_idx
+
+ROOT = Path(__file__).resolve().parents[1]
+TRAIN = ROOT / "examples" / "train_dcgan.py"
+GENERATE = ROOT / "examples" / "generate.py"
+TINY = ["--dataset", "synthetic", "--limit", "64", "--ngf", "8", "--ndf", "8",
+        "--batch-size", "8", "--device", "cpu", "--log-every", "2"]
+
+
+def env(**extra):
+    e = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    e.pop("MINIGAN_TEST_NAN_AT_STEP", None)
+    e.update(extra)
+    return e
+
+
+def run(script, *args, cwd, timeout=120, **extra_env):
+    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env(**extra_env), cwd=cwd)
+
+
+def train(*args, cwd, **extra_env):
+    return run(TRAIN, *args, cwd=cwd, **extra_env)
+
+
+def params(path):
+    """Every array of a checkpoint's models and optimizers, by a path-like name."""
+    ckpt = minigan.load(path)
+    found = {}
+
+    def walk(node, name):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{name}/{k}")
+        elif isinstance(node, (list, tuple)):
+            for i, v in enumerate(node):
+                walk(v, f"{name}/{i}")
+        elif hasattr(node, "shape"):
+            found[name] = np.asarray(getattr(node, "data", node))
+        else:
+            found[name] = node
+
+    walk({"models": ckpt["models"], "optimizers": ckpt["optimizers"], "data": ckpt["data"],
+          "rng": ckpt["rng"]}, "")
+    return found
+
+
+def read_metrics(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_one_line_error(result, *parts):
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for part in parts:
+        assert part in lines[0], (part, lines[0])
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """One short run, shared by the tests that read its outputs."""
+    cwd = tmp_path_factory.mktemp("run")
+    result = train(*TINY, "--steps", "4", "--sample-every", "2", "--checkpoint-every", "2",
+                   "--out", "out", cwd=cwd)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return cwd / "out", result
+
+
+# ---- a run and what it leaves ----
+
+def test_a_short_run_writes_every_output(finished):
+    out, result = finished
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint-0000002.npz", "checkpoint-0000004.npz", "losses.png", "metrics.csv",
+        "real_samples.png", "samples_000002.png", "samples_000004.png"]
+    lines = result.stdout.splitlines()
+    assert lines[0] == "data: synthetic, 64 images of 1x28x28, from built in"
+    assert "dcgan28 (nz 100, ngf 8, ndf 8, 1 channel) on cpu: 4 steps of batch 8" in lines[1]
+    progress = [line for line in lines if line.startswith("epoch ")]
+    assert [line.split()[3] for line in progress] == ["1/4", "2/4", "4/4"]
+    for part in ("it/s", "ETA", "loss_D", "loss_G", "D(x)", "D(G(z))"):
+        assert part in progress[-1]
+    assert lines[-1].startswith("done: steps 1-4 in ")
+    # 8×8 grids of 28×28 images with 2-pixel padding, drawn at twice the size.
+    for name in ("real_samples.png", "samples_000004.png"):
+        with Image.open(out / name) as im:
+            assert im.size == (2 * (8 * 30 + 2),) * 2 and im.mode == "L"
+    with Image.open(out / "losses.png") as im:
+        assert im.format == "PNG"
+    rows = read_metrics(out / "metrics.csv")
+    assert list(rows[0]) == ["step", "loss_D", "loss_G", "D(x)", "D(G(z))", "seconds"]
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert all(0 < float(r["D(x)"]) < 1 and float(r["seconds"]) > 0 for r in rows)
+
+
+def test_the_checkpoint_holds_the_whole_state(finished):
+    out, _ = finished
+    ckpt = minigan.load(out / "checkpoint-0000004.npz")
+    assert ckpt["step"] == 4 and ckpt["arch"] == dict(model="dcgan", image_size=28, nz=100,
+                                                      ngf=8, ndf=8, nc=1)
+    assert set(ckpt["models"]) == {"G", "D"} and set(ckpt["optimizers"]) == {"G", "D"}
+    assert "main.1.running_mean" in ckpt["models"]["G"]          # BatchNorm statistics
+    assert ckpt["data"]["epoch"] == 0 and ckpt["data"]["position"] == 4
+    assert set(ckpt["rng"]) == {"minigan", "numpy"}
+    assert ckpt["fixed_z"].shape == (64, 100) and ckpt["config"]["steps"] == 4
+
+
+def test_generate_writes_samples_and_an_interpolation(finished, tmp_path):
+    out, _ = finished
+    result = run(GENERATE, out, "--n", "10", "--nrow", "5", "--rows", "2", "--frames", "6",
+                 "--out", tmp_path, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "step 4 of" in result.stdout
+    with Image.open(tmp_path / "generated.png") as im:
+        assert im.size == (2 * (5 * 30 + 2), 2 * (2 * 30 + 2))
+    with Image.open(tmp_path / "interpolation.png") as im:
+        assert im.size == (2 * (6 * 30 + 2), 2 * (2 * 30 + 2))
+    assert_one_line_error(run(GENERATE, tmp_path / "none.npz", cwd=tmp_path), "no such file")
+
+
+def test_help_documents_every_flag(tmp_path):
+    result = train("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for flag in ("--dataset", "--data-dir", "--image-size", "--batch-size", "--epochs",
+                 "--steps", "--lr", "--beta1", "--beta2", "--nz", "--ngf", "--ndf", "--d-steps",
+                 "--label-smoothing", "--r1-gamma", "--r1-every", "--device", "--seed", "--out",
+                 "--sample-every", "--checkpoint-every", "--resume", "--time-limit"):
+        assert flag in result.stdout, flag
+    assert "{auto,mnist,fashion-mnist,folder,synthetic}" in result.stdout
+
+
+# ---- resume ----
+
+def test_resume_is_exact(tmp_path):
+    """6 steps in one run equal 3 steps, a resume, and 3 more: every array, bit for bit."""
+    common = TINY + ["--sample-every", "0", "--d-steps", "2", "--label-smoothing", "0.1"]
+    assert train(*common, "--steps", "6", "--out", "one", cwd=tmp_path).returncode == 0
+    first = train(*common, "--steps", "3", "--out", "two", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    # --resume auto: the flags left out come from the checkpoint; --steps is the total.
+    second = train("--resume", "auto", "--steps", "6", "--out", "two", "--device", "cpu",
+                   cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "resuming from two/checkpoint-0000003.npz at step 3" in second.stdout
+    # 64 images in batches of 8, k = 2: 4 steps an epoch.
+    assert "epoch 1 step 4/6" in second.stdout and "epoch 2 step 6/6" in second.stdout
+    a, b = params(tmp_path / "one/checkpoint-0000006.npz"), params(
+        tmp_path / "two/checkpoint-0000006.npz")
+    assert a.keys() == b.keys() and len(a) > 40
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+    drop_time = [{k: v for k, v in r.items() if k != "seconds"}
+                 for r in read_metrics(tmp_path / "one/metrics.csv")]
+    assert drop_time == [{k: v for k, v in r.items() if k != "seconds"}
+                         for r in read_metrics(tmp_path / "two/metrics.csv")]
+    # At the total already: nothing to do.
+    again = train("--resume", "auto", "--out", "two", "--device", "cpu", cwd=tmp_path)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tmp_path):
+    proc = subprocess.Popen([sys.executable, str(TRAIN), *TINY, "--steps", "500",
+                             "--sample-every", "0", "--out", "out"], cwd=tmp_path, env=env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in proc.stdout:
+            if line.startswith("epoch "):
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "stopped by SIGINT after step" in err and "--resume auto" in err
+    path, = (tmp_path / "out").glob("checkpoint-*.npz")
+    step = int(path.stem.split("-")[1])
+    assert 1 <= step < 500 and path.name in err
+    rows = read_metrics(tmp_path / "out" / "metrics.csv")
+    assert int(rows[-1]["step"]) == step
+    done = train("--resume", "auto", "--steps", str(step + 2), "--out", "out", "--device",
+                 "cpu", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert [int(r["step"]) for r in read_metrics(tmp_path / "out" / "metrics.csv")] == list(
+        range(1, step + 3))
+
+
+# ---- guards: one line, exit code 2, no traceback ----
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    result = train(*TINY, "--steps", "6", "--checkpoint-every", "2", "--sample-every", "0",
+                   "--out", "out", cwd=tmp_path, MINIGAN_TEST_NAN_AT_STEP="3")
+    line = assert_one_line_error(result, "step 3: loss_D = nan", "checkpoint-0000002.npz")
+    assert "lower --lr" in line
+    assert sorted(p.name for p in (tmp_path / "out").glob("checkpoint-*")) == [
+        "checkpoint-0000002.npz"]
+
+
+def test_wrong_data_dir(tmp_path):
+    assert_one_line_error(train("--data-dir", tmp_path / "missing", cwd=tmp_path),
+                          "missing does not exist")
+    assert_one_line_error(train("--dataset", "mnist", "--data-dir", tmp_path, cwd=tmp_path),
+                          "holds no train-images-idx3-ubyte", "pass the folder that holds them")
+
+
+def test_corrupt_idx_file(tmp_path):
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(20, np.uint8))
+    raw = bytes([0, 0, 8, 3]) + np.array([20, 28, 28], ">u4").tobytes() + bytes(100)
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(raw)
+    assert_one_line_error(train("--dataset", "mnist", "--data-dir", tmp_path, cwd=tmp_path),
+                          "train-images-idx3-ubyte: header says 20x28x28 = 15680 bytes but "
+                          "the file has 100", "replace the file")
+
+
+def test_corrupt_checkpoint(finished, tmp_path):
+    out, _ = finished
+    raw = (out / "checkpoint-0000004.npz").read_bytes()
+    (tmp_path / "checkpoint-0000009.npz").write_bytes(raw[:len(raw) // 2])
+    assert_one_line_error(train(*TINY, "--out", tmp_path, "--resume", "auto", cwd=tmp_path),
+                          "checkpoint-0000009.npz is damaged", "delete it")
+
+
+def test_checkpoint_of_another_architecture(finished, tmp_path):
+    out, _ = finished
+    ckpt = out / "checkpoint-0000004.npz"
+    assert_one_line_error(
+        train(*TINY, "--ngf", "16", "--out", tmp_path, "--resume", ckpt, cwd=tmp_path),
+        "holds dcgan28 (nz 100, ngf 8, ndf 8, 1 channel) but this run builds dcgan28 "
+        "(nz 100, ngf 16, ndf 8, 1 channel)")
+    assert_one_line_error(train(*TINY, "--image-size", "64", "--out", tmp_path, "--resume",
+                                ckpt, cwd=tmp_path), "builds dcgan64")
+
+
+@pytest.mark.skipif(minigan.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_cupy_or_gpu(tmp_path):
+    assert_one_line_error(train("--device", "cuda", cwd=tmp_path), "device 'cuda' requested",
+                          "--device cpu")
+
+
+def test_bad_numbers(tmp_path):
+    assert_one_line_error(train(*TINY, "--label-smoothing", "1", cwd=tmp_path),
+                          "--label-smoothing")
+    assert_one_line_error(train(*TINY, "--batch-size", "100", cwd=tmp_path),
+                          "64 images make no step")
+
+
+# ---- options ----
+
+def test_r1_penalty_is_logged_every_n_steps(tmp_path):
+    result = train(*TINY, "--steps", "4", "--r1-gamma", "10", "--r1-every", "2",
+                   "--sample-every", "0", "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = read_metrics(tmp_path / "out" / "metrics.csv")
+    assert [r["r1"] for r in rows][0::2] == ["", ""]
+    r1 = [float(r["r1"]) for r in rows[1::2]]
+    assert all(np.isfinite(v) and v > 0 for v in r1)
+
+
+def test_folder_of_rgb_images_at_64(tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "faces").mkdir()
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(
+            tmp_path / "faces" / f"{i}.jpg")
+    result = train("--dataset", "folder", "--data-dir", "faces", "--image-size", "64", "--ngf",
+                   "4", "--ndf", "4", "--batch-size", "4", "--steps", "2", "--out", "out",
+                   "--device", "cpu", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "data: folder, 6 images of 3x64x64" in result.stdout
+    with Image.open(tmp_path / "out" / "samples_000002.png") as im:
+        assert im.mode == "RGB" and im.size == (8 * 66 + 2, 8 * 66 + 2)
+
+
+def test_auto_finds_idx_files_in_data_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz",
+              rng.integers(0, 256, (16, 28, 28), dtype=np.uint8))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 16, dtype=np.uint8))
+    result = train("--data-dir", tmp_path, "--ngf", "8", "--ndf", "8", "--batch-size", "8",
+                   "--steps", "1", "--out", "out", "--device", "cpu", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"data: mnist, 16 images of 1x28x28, from {tmp_path}" in result.stdout
