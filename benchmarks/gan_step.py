@@ -49,6 +49,7 @@ def build_minigan(case):
 
 def minigan_step_fn(case, batch, device):
     minigan.manual_seed(0)
+    minigan.cuda.matmul.allow_tf32 = False   # fp32 GEMMs, as PyTorch's in this benchmark
     G, D, shape = build_minigan(case)
     G.to(device), D.to(device)
     opt_G = minigan.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))

@@ -29,6 +29,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 import minigan.functional as F
 from minigan import training
 from minigan.data import SOURCES, BatchStream, DatasetError, load_image_dataset
+from minigan.penalties import squared_gradient_norms
 
 # Settings a resumed run takes from its checkpoint unless a flag gives them.
 DEFAULTS = dict(dataset="auto", data_dir=None, limit=None, image_size=28, batch_size=128,
@@ -47,8 +48,8 @@ def parse_args(argv=None):
     a = p.add_argument
     a("--dataset", choices=SOURCES, help="auto (default): the first of MNIST, Fashion-MNIST "
       "(found on disk, else MNIST downloaded) and the synthetic set")
-    a("--data-dir", help="folder of the IDX files (mnist, fashion-mnist) or of the images "
-      "(folder); default: search --data-dir, $MINIGAN_DATA, ~/.cache/minigan/<name>, "
+    a("--data-dir", help="folder of the IDX files (mnist, fashion-mnist; only it is searched) "
+      "or of the images (folder); default: search $MINIGAN_DATA, ~/.cache/minigan/<name>, "
       "/usr/share/datasets/<name>")
     a("--limit", type=int, help="use only the first N images")
     a("--image-size", type=int, choices=(28, 64), help="28: dcgan28, 1 channel (default); "
@@ -116,12 +117,6 @@ def settle(args, device, saved):
         raise training.RunError("--lr and --time-limit must be positive, --r1-gamma at least 0")
 
 
-def r1_penalty(d_real, x):
-    """E‖∇ₓ D(x)‖² over the real batch (Mescheder et al., 2018), itself differentiable."""
-    (gx,) = minigan.grad(d_real.sum(), x, create_graph=True)
-    return (gx * gx).sum(dim=(1, 2, 3)).mean()
-
-
 def make_step(G, D, opt_G, opt_D, batches, args, device):
     """The DCGAN step: k discriminator updates, then one generator update."""
     n = args.batch_size
@@ -145,7 +140,8 @@ def make_step(G, D, opt_G, opt_D, batches, args, device):
                       + F.binary_cross_entropy_with_logits(d_fake, fake_target))
             total_D = loss_D
             if penalize:
-                r1 = args.r1_gamma / 2 * r1_penalty(d_real, x)
+                # NOTE: D's BatchNorm mixes the batch, so ∇ₓ Σ D(x) is not purely per sample.
+                r1 = args.r1_gamma / 2 * squared_gradient_norms(d_real, x).mean()
                 # NOTE: lazy R1 (StyleGAN2): every N steps at N times the weight.
                 total_D = loss_D + args.r1_every * r1
             opt_D.zero_grad()

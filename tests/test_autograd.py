@@ -386,3 +386,16 @@ def test_cuda_without_a_gpu_says_why():
     with pytest.raises(RuntimeError, match="CuPy|GPU"):
         minigan.ones(2).to("cuda")
     assert not minigan.cuda.is_available()
+
+
+def test_backward_returning_a_wrong_shape_raises():
+    class WrongShape(minigan.autograd.Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, gy):
+            return minigan.ones(5, 4)             # x has shape (3, 4)
+
+    x = minigan.randn(3, 4, requires_grad=True)
+    with pytest.raises(ValueError, match=r"sum_to: shape \(5, 4\) does not broadcast from \(3, 4\)"):
+        WrongShape()(x).sum().backward()

@@ -58,6 +58,9 @@ class SumTo(Function):
     def forward(self, x):
         self.in_shape = x.shape
         lead = x.ndim - len(self.shape)
+        if lead < 0 or any(s != 1 and s != t for s, t in zip(self.shape, x.shape[lead:])):
+            raise ValueError(f"sum_to: shape {tuple(x.shape)} does not broadcast from "
+                             f"{self.shape}; a backward returned a gradient of the wrong shape")
         axes = tuple(range(lead)) + tuple(lead + i for i, s in enumerate(self.shape)
                                           if s == 1 and x.shape[lead + i] != 1)
         y = x.sum(axis=axes, keepdims=True)
