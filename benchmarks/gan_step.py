@@ -147,22 +147,29 @@ def torch_step_fn(case, batch, device):
     return step, sync
 
 
-def time_step(step, sync, warmup, repeats):
-    for _ in range(warmup):
-        step()
-    sync()
+def _timed(step, sync, repeats):
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         step()
         sync()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+    return times
 
 
-def run_case(case, batch, device, warmup=3, repeats=10, threads=None):
-    """Median ms/step for minigan and PyTorch (None where PyTorch is not installed)."""
-    ours = time_step(*minigan_step_fn(case, batch, device), warmup, repeats)
+def time_step(step, sync, warmup, repeats):
+    """Median ms of ``repeats`` steps after ``warmup`` untimed ones."""
+    _timed(step, sync, warmup)
+    return statistics.median(_timed(step, sync, repeats)) * 1000
+
+
+def run_case(case, batch, device, warmup=3, repeats=10, threads=None, rounds=3):
+    """Median ms/step for minigan and PyTorch (None where PyTorch is not installed).
+
+    The two libraries take turns, ``rounds`` times ``repeats`` steps each, so that a
+    busy machine slows both alike; the median is over all timed steps.
+    """
+    contenders = [minigan_step_fn(case, batch, device)]
     try:
         import torch
         if device == "cpu" and threads:
@@ -170,10 +177,17 @@ def run_case(case, batch, device, warmup=3, repeats=10, threads=None):
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-        theirs = time_step(*torch_step_fn(case, batch, device), warmup, repeats)
+        contenders.append(torch_step_fn(case, batch, device))
     except ImportError:
-        theirs = None
-    return ours, theirs
+        pass
+    times = [[] for _ in contenders]
+    for step, sync in contenders:
+        _timed(step, sync, warmup)
+    for _ in range(rounds):
+        for (step, sync), bucket in zip(contenders, times):
+            bucket += _timed(step, sync, repeats)
+    medians = [statistics.median(t) * 1000 for t in times]
+    return medians[0], (medians[1] if len(medians) > 1 else None)
 
 
 def main():
@@ -185,6 +199,8 @@ def main():
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="the libraries take turns this many times (default 3)")
     args = parser.parse_args()
     if args.device == "cuda":
         import cupy
@@ -192,13 +208,15 @@ def main():
         where = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
     else:
         where = f"{cpu_name()}, {os.cpu_count()} cores"
-    print(f"device: {args.device} ({where}); median of {args.repeats} steps after {args.warmup} warm-up")
+    print(f"device: {args.device} ({where}); median of {args.rounds}x{args.repeats} steps "
+          f"(libraries taking turns) after {args.warmup} warm-up; load average "
+          f"{os.getloadavg()[0]:.1f}")
     print(f"{'case':<10} {'batch':>5} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>6}")
     per_case = dict(item.split("=") for item in args.batch_for)
     for case in args.case:
         batch = int(per_case.get(case, 0)) or args.batch or CASES[case]["batch"]
         ours, theirs = run_case(case, batch, args.device, args.warmup, args.repeats,
-                                threads=os.cpu_count())
+                                threads=os.cpu_count(), rounds=args.rounds)
         ratio = f"{ours / theirs:6.2f}" if theirs else "   n/a"
         theirs_s = f"{theirs:11.1f}" if theirs else "   (absent)"
         print(f"{case:<10} {batch:>5} {ours:11.1f} {theirs_s} {ratio}")

@@ -39,10 +39,12 @@ class BatchNorm(Function):
         axes, shape = _layout(x)
         m = x.size // x.shape[1]
         mu = x.mean(axis=axes)
-        var = x.var(axis=axes)          # two passes: no cancellation
+        centered = x - mu.reshape(shape)
+        var = (centered * centered).mean(axis=axes)   # two passes: no cancellation
         # saved for backward: x̂ and 1/√(σ² + eps) are all it needs besides γ
         self.inv_std = 1 / self.xp(x).sqrt(var + self.eps)
-        self.x_hat = (x - mu.reshape(shape)) * self.inv_std.reshape(shape)
+        self.x_hat = centered
+        self.x_hat *= self.inv_std.reshape(shape)
         if self.running_mean is not None:
             self.running_mean *= 1 - self.momentum
             self.running_mean += self.momentum * mu
