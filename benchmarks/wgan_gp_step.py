@@ -10,11 +10,13 @@ The critic is DCGAN's discriminator with LayerNorm in place of BatchNorm
     python benchmarks/wgan_gp_step.py                       # wgan28, batch 64, CPU
     python benchmarks/wgan_gp_step.py --case wgan64 --device cuda --batch 128
 
-Prints the median over --repeats timed steps for each library and the ratio
-minigan / PyTorch, with the CPU or GPU named.
+Prints, for each library, the median of --rounds × --repeats timed steps (the two
+take turns, as in gan_step.py), the ratio minigan / PyTorch, the CPU or GPU, and the
+load average: on a shared machine quote the ratio, not the times.
 """
 import argparse
 import os
+import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,12 +34,15 @@ def parse_args(argv=None):
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--repeats", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="the libraries take turns this many times (default 3)")
     p.add_argument("--threads", type=int, help="CPU threads for both libraries (default: every "
                    "core); set before NumPy loads its BLAS")
     p.add_argument("--only", choices=["minigan", "torch"], help="time one library (profiling)")
     return p.parse_args(argv)
 
 
+# NOTE: OpenBLAS reads its thread count once, when NumPy loads: parse --threads before that.
 ARGS = parse_args() if __name__ == "__main__" else None
 if ARGS is not None and ARGS.threads:
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -120,23 +125,34 @@ def torch_step_fn(case, batch, device):
     return step, sync
 
 
-def run_case(case, batch, device, warmup=3, repeats=10, threads=None, only=None):
-    """Median ms/step for minigan and PyTorch (None where one is skipped or absent)."""
-    ours = theirs = None
+def run_case(case, batch, device, warmup=3, repeats=10, threads=None, only=None, rounds=3):
+    """Median ms/step for minigan and PyTorch (None where one is skipped or absent).
+
+    As in gan_step.py the two libraries take turns, ``rounds`` times ``repeats`` steps
+    each, so that a busy machine slows both alike; the median is over all timed steps.
+    """
+    contenders = {}
     if only != "torch":
-        ours = time_step(*minigan_step_fn(case, batch, device), warmup, repeats)
+        contenders["minigan"] = minigan_step_fn(case, batch, device)
     if only != "minigan":
         try:
             import torch
+            if device == "cpu":
+                torch.set_num_threads(threads or os.cpu_count())
+            torch.backends.cudnn.benchmark = True
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+            contenders["torch"] = torch_step_fn(case, batch, device)
         except ImportError:
-            return ours, None
-        if device == "cpu":
-            torch.set_num_threads(threads or os.cpu_count())
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        theirs = time_step(*torch_step_fn(case, batch, device), warmup, repeats)
-    return ours, theirs
+            pass
+    times = {name: [] for name in contenders}
+    for step, sync in contenders.values():
+        time_step(step, sync, warmup, 1)
+    for _ in range(rounds):
+        for name, (step, sync) in contenders.items():
+            times[name] += [time_step(step, sync, 0, 1) for _ in range(repeats)]
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    return medians.get("minigan"), medians.get("torch")
 
 
 def main(args):
@@ -148,17 +164,17 @@ def main(args):
         where = (f"{cpu_name()}, {os.cpu_count()} cores, "
                  f"{args.threads or os.cpu_count()} threads per library")
     print(f"device: {args.device} ({where}); WGAN-GP critic step (λ = {LAMBDA:g}, Adam); "
-          f"median of {args.repeats} steps after {args.warmup} warm-up")
-    if args.device == "cpu" and hasattr(os, "getloadavg"):
-        print("load average: " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
+          f"median of {args.rounds}x{args.repeats} steps (libraries taking turns) after "
+          f"{args.warmup} warm-up; load average {os.getloadavg()[0]:.1f}")
     print(f"{'case':<8} {'batch':>5} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>6}")
     for case in args.case:
         ours, theirs = run_case(case, args.batch, args.device, args.warmup, args.repeats,
-                                args.threads, args.only)
+                                args.threads, args.only, args.rounds)
         ratio = f"{ours / theirs:6.2f}" if ours and theirs else "   n/a"
         ours_s = f"{ours:11.1f}" if ours else "          -"
         theirs_s = f"{theirs:11.1f}" if theirs else "          -"
         print(f"{case:<8} {args.batch:>5} {ours_s} {theirs_s} {ratio}", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

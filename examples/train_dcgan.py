@@ -13,9 +13,9 @@ progress, the Ctrl-C and NaN guards) is minigan.data and minigan.training.
 
 The default run: on a GPU, 10 epochs of dcgan28 (ngf = ndf = 64, batch 128). On a CPU, a
 smaller dcgan28 (ngf = ndf = 32) on batches of 64 (twice the updates for the same work) for
-3000 steps or 9 minutes, whichever ends first: about 8 minutes for the 3000 steps on 2 quiet
-cores. A run stopped by the time limit ends as cleanly as a finished one (last grid,
-checkpoint), and --resume auto continues it.
+3000 steps or 9 minutes, whichever ends first: about 7 minutes for the 3000 steps on 2 quiet
+cores (140 ms a step); on a busy machine the time limit ends it earlier, as cleanly as a
+finished run (last grid, checkpoint), and --resume auto continues it.
 """
 import argparse
 import os

@@ -162,7 +162,8 @@ def main(argv=None):
         data = load_image_dataset(args.dataset, args.data_dir, args.image_size, args.limit,
                                   log=print)
     except (DatasetError, ValueError, OSError) as e:
-        raise training.RunError(f"{e}".rstrip(".")) from None
+        raise training.RunError(f"{e}".rstrip(".") + ("; replace the file, or delete it to "
+                                "download it again" if "read_idx" in str(e) else "")) from None
     print(f"data: {data.name}, {len(data.images)} images of "
           f"{'x'.join(map(str, data.images.shape[1:]))}, from {data.source}")
     steps_per_epoch = len(data.images) // args.batch_size // args.n_critic

@@ -74,8 +74,11 @@ def load(path, map_location=None):
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, UnicodeDecodeError) as e:
+        # NOTE: NumPy's own message suggests allow_pickle for files that are not zips; that
+        # would run code from the file, so it is not passed on.
+        reason = "not a zip archive" if "allow_pickle" in str(e) else f"{type(e).__name__}: {e}"
         raise CheckpointError(f"minigan.load: {path} is truncated or not a minigan file "
-                              f"({type(e).__name__}: {e})") from None
+                              f"({reason})") from None
     try:
         return _decode(header["tree"], arrays, map_location)
     except (KeyError, TypeError, IndexError) as e:

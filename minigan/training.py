@@ -272,8 +272,17 @@ def list_checkpoints(out):
 
 def find_checkpoint(spec, out):
     """The checkpoint ``--resume`` names: None, 'auto' (the newest in ``out``, or None when
-    there is none), a file, or a folder (its newest)."""
+    there is none), a file, or a folder (its newest).
+
+    A fresh start (None) in an ``out`` that already holds checkpoints is a RunError: two
+    runs in one folder would mix their files, and 'auto' would pick the wrong one.
+    """
     if spec is None:
+        found = list_checkpoints(out)
+        if found:
+            raise RunError(f"{out} already holds a run ({os.path.basename(found[-1][1])}): "
+                           f"continue it with --resume auto, or pass another --out (or delete "
+                           f"its checkpoints to start afresh)")
         return None
     if spec == "auto" or os.path.isdir(spec):
         folder = out if spec == "auto" else spec

@@ -252,6 +252,12 @@ def test_checkpoint_of_another_architecture(finished, tmp_path):
                                 ckpt, cwd=tmp_path), "builds dcgan64")
 
 
+def test_a_fresh_run_does_not_overwrite_another(finished, tmp_path):
+    out, _ = finished
+    assert_one_line_error(train(*TINY, "--out", out, cwd=tmp_path), "already holds a run",
+                          "--resume auto")
+
+
 @pytest.mark.skipif(minigan.cuda.is_available(), reason="a GPU is present")
 def test_cuda_without_cupy_or_gpu(tmp_path):
     assert_one_line_error(train("--device", "cuda", cwd=tmp_path), "device 'cuda' requested",

@@ -257,6 +257,8 @@ def test_checkpoint_lookup_and_bad_files(tmp_path):
         (tmp_path / f"checkpoint-{step:07d}.npz").write_bytes(b"x")
     newest = str(tmp_path / "checkpoint-0000300.npz")
     assert training.find_checkpoint("auto", str(tmp_path)) == newest
+    with pytest.raises(training.RunError, match="already holds a run.*--resume auto"):
+        training.find_checkpoint(None, str(tmp_path))     # a fresh start would mix two runs
     assert training.find_checkpoint(str(tmp_path), "elsewhere") == newest
     with pytest.raises(training.RunError, match="no such file"):
         training.find_checkpoint(str(tmp_path / "nope.npz"), tmp_path)

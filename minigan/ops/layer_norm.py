@@ -32,17 +32,16 @@ class LayerNorm(Function):
         x, gamma, _ = self.inputs
         if not grad_mode.is_grad_enabled():
             # no create_graph: the fused gradient from the saved x̂
-            gx, ggamma, gbeta = LayerNormGrad(self.x_hat, self.inv_std, gamma.data)(gy)
-            return gx, ggamma, gbeta
+            return LayerNormGrad(self.x_hat, self.inv_std, gamma.data)(gy)
         # create_graph: rebuild x̂ from x in Tensor ops, so that gx can be differentiated again
         axes = tuple(range(x.ndim - self.k, x.ndim))     # the normalized axes
-        rows = tuple(range(x.ndim - self.k))             # the others: one row per index
+        batch = tuple(range(x.ndim - self.k))            # the others: one row per index
         centered = x - mean(x, axes, keepdim=True)
         inv_std = (mean(centered * centered, axes, keepdim=True) + self.eps) ** -0.5
         x_hat = centered * inv_std
         # ---- gγ, gβ ----
-        ggamma = sum(gy * x_hat, rows) if self.needs_input_grad[1] else None
-        gbeta = sum(gy, rows) if self.needs_input_grad[2] else None
+        ggamma = sum(gy * x_hat, batch) if self.needs_input_grad[1] else None
+        gbeta = sum(gy, batch) if self.needs_input_grad[2] else None
         # ---- gx ----
         gx = None
         if self.needs_input_grad[0]:
