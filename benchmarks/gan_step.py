@@ -157,6 +157,16 @@ def _timed(step, sync, repeats):
     return times
 
 
+def peak_memory_mb(step):
+    """Peak NumPy memory of one step in MB (tracemalloc sees NumPy's allocations; CPU only)."""
+    import tracemalloc
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
 def time_step(step, sync, warmup, repeats):
     """Median ms of ``repeats`` steps after ``warmup`` untimed ones."""
     _timed(step, sync, warmup)
@@ -211,7 +221,8 @@ def main():
     print(f"device: {args.device} ({where}); median of {args.rounds}x{args.repeats} steps "
           f"(libraries taking turns) after {args.warmup} warm-up; load average "
           f"{os.getloadavg()[0]:.1f}")
-    print(f"{'case':<10} {'batch':>5} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>6}")
+    print(f"{'case':<10} {'batch':>5} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>6}"
+          + ("  minigan peak MB" if args.device == "cpu" else ""))
     per_case = dict(item.split("=") for item in args.batch_for)
     for case in args.case:
         batch = int(per_case.get(case, 0)) or args.batch or CASES[case]["batch"]
@@ -219,7 +230,10 @@ def main():
                                 threads=os.cpu_count(), rounds=args.rounds)
         ratio = f"{ours / theirs:6.2f}" if theirs else "   n/a"
         theirs_s = f"{theirs:11.1f}" if theirs else "   (absent)"
-        print(f"{case:<10} {batch:>5} {ours:11.1f} {theirs_s} {ratio}")
+        memory = ""
+        if args.device == "cpu":   # after the timing: tracing slows the step it watches
+            memory = f"  {peak_memory_mb(minigan_step_fn(case, batch, 'cpu')[0]):15.1f}"
+        print(f"{case:<10} {batch:>5} {ours:11.1f} {theirs_s} {ratio}{memory}")
 
 
 if __name__ == "__main__":

@@ -43,23 +43,26 @@ def test_zero_grad_and_train_eval():
     assert model[1].training
 
 
-def test_batchnorm1d_running_statistics_by_hand():
-    bn = nn.BatchNorm1d(3, momentum=0.1)
+@pytest.mark.parametrize("layer,shape", [(nn.BatchNorm1d, (8, 3)), (nn.BatchNorm2d, (4, 3, 5, 2))])
+def test_batchnorm_running_statistics_by_hand(layer, shape):
+    bn = layer(3, momentum=0.1)
     rng = np.random.default_rng(0)
+    axes = (0,) + tuple(range(2, len(shape)))
+    per_channel = (1, 3) + (1,) * (len(shape) - 2)
     mean, var = np.zeros(3), np.ones(3)
     for _ in range(4):
-        x = rng.normal(2.0, 3.0, size=(8, 3)).astype(np.float32)
+        x = rng.normal(2.0, 3.0, size=shape).astype(np.float32)
         y = bn(minigan.tensor(x)).numpy()
-        np.testing.assert_allclose(y.mean(0), 0, atol=1e-5)
-        np.testing.assert_allclose(y.var(0), 1, atol=1e-3)
-        mean = 0.9 * mean + 0.1 * x.mean(0)
-        var = 0.9 * var + 0.1 * x.var(0, ddof=1)          # running variance is unbiased
+        np.testing.assert_allclose(y.mean(axes), 0, atol=1e-5)
+        np.testing.assert_allclose(y.var(axes), 1, atol=1e-3)
+        mean = 0.9 * mean + 0.1 * x.mean(axes)
+        var = 0.9 * var + 0.1 * x.var(axes, ddof=1)       # running variance is unbiased
     np.testing.assert_allclose(bn.running_mean.numpy(), mean, rtol=1e-5)
     np.testing.assert_allclose(bn.running_var.numpy(), var, rtol=1e-5)
     assert bn.num_batches_tracked.item() == 4
     bn.eval()
-    x = rng.normal(size=(5, 3)).astype(np.float32)
-    expected = (x - mean) / np.sqrt(var + bn.eps)
+    x = rng.normal(size=shape).astype(np.float32)
+    expected = (x - mean.reshape(per_channel)) / np.sqrt(var.reshape(per_channel) + bn.eps)
     np.testing.assert_allclose(bn(minigan.tensor(x)).numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
