@@ -3,13 +3,15 @@
     python examples/train_dcgan.py                         # the default run, into runs/dcgan
     python examples/train_dcgan.py --resume auto           # continue it where it stopped
     python examples/train_dcgan.py --dataset folder --data-dir ~/faces --image-size 64
+    python examples/train_dcgan.py --eval-classifier runs/classifier_fashion-mnist.npz
 
 One step, the loss of the DCGAN paper with the non-saturating generator loss:
   k times:  D ← D - ∇ [BCE(D(x), 1 - smoothing) + BCE(D(G(z)), 0)]   (fresh x and z each time)
             (+ γ/2 E‖∇ₓD(x)‖², times N, every N steps with --r1-gamma γ --r1-every N)
   once:     G ← G - ∇ BCE(D(G(z)), 1)
 Everything else (data, sample grids, metrics.csv, losses.png, checkpoints, exact resume,
-progress, the Ctrl-C and NaN guards) is minigan.data and minigan.training.
+progress, the Ctrl-C and NaN guards, the FID at each checkpoint) is minigan.data and
+minigan.training.
 
 The default run: on a GPU, 10 epochs of dcgan28 (ngf = ndf = 64, batch 128). On a CPU, a
 smaller dcgan28 (ngf = ndf = 32) on batches of 64 (twice the updates for the same work) for
@@ -35,8 +37,9 @@ from minigan.penalties import squared_gradient_norms
 DEFAULTS = dict(dataset="auto", data_dir=None, limit=None, image_size=28, batch_size=128,
                 lr=2e-4, beta1=0.5, beta2=0.999, nz=100, ngf=64, ndf=64, d_steps=1,
                 label_smoothing=0.0, r1_gamma=0.0, r1_every=16, seed=0, sample_every=200,
-                checkpoint_every=500, log_every=50)
-CPU_DEFAULTS = dict(ngf=32, ndf=32, batch_size=64, steps=3000, time_limit=9.0)  # < 10 min
+                checkpoint_every=500, log_every=50, eval_classifier=None, eval_samples=10000)
+CPU_DEFAULTS = dict(ngf=32, ndf=32, batch_size=64, eval_samples=2000, steps=3000,
+                    time_limit=9.0)  # < 10 min
 GPU_EPOCHS = 10
 
 
@@ -89,6 +92,12 @@ def parse_args(argv=None):
       f"else none)")
     a("--log-every", type=int, help="when stdout is not a terminal, print a progress line every "
       "N steps (default 50)")
+    a("--eval-classifier", metavar="CKPT", help="at every checkpoint, log the classifier-FID "
+      "of --eval-samples generated images (eval mode, fixed noise of its own seed) against "
+      "the real test set (the training images for sets without one) in metrics.csv (fid) "
+      "and fid.png; CKPT: a checkpoint of examples/train_classifier.py (default: none)")
+    a("--eval-samples", type=int, metavar="N", help="generated images per FID (default 10000; "
+      f"{CPU_DEFAULTS['eval_samples']} on a CPU)")
     a("--resume", metavar="PATH|auto", help="continue from a checkpoint, a run folder, or auto: "
       "the newest checkpoint in --out (none there: start afresh)")
     return p.parse_args(argv)
@@ -96,7 +105,8 @@ def parse_args(argv=None):
 
 def settle(args, device, saved):
     """Fill in the flags left out: from the checkpoint, else the defaults (for this device)."""
-    defaults = dict(DEFAULTS, **({k: CPU_DEFAULTS[k] for k in ("ngf", "ndf", "batch_size")}
+    defaults = dict(DEFAULTS, **({k: CPU_DEFAULTS[k] for k in ("ngf", "ndf", "batch_size",
+                                                                "eval_samples")}
                                  if device == "cpu" else {}))
     training.settle_args(args, defaults, saved)
     if args.steps is None and args.epochs is None:
@@ -111,6 +121,8 @@ def settle(args, device, saved):
     for name in ("batch_size", "nz", "ngf", "ndf", "d_steps", "r1_every", "steps", "epochs"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise training.RunError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.eval_samples < 2:
+        raise training.RunError("--eval-samples must be at least 2")
     if not 0 <= args.label_smoothing < 1:
         raise training.RunError("--label-smoothing must be in [0, 1)")
     if args.lr <= 0 or args.r1_gamma < 0 or (args.time_limit or 1) <= 0:
@@ -196,12 +208,23 @@ def main(argv=None):
     config = {k: getattr(args, k) for k in DEFAULTS}
     config.update(dataset=data.name, steps=total)
     columns = ["loss_D", "loss_G", "D(x)", "D(G(z))"] + (["r1"] if args.r1_gamma > 0 else [])
+    evaluate = None
+    if args.eval_classifier:
+        real, described = training.fid_reference(data, log=print)
+        fid = training.ClassifierFID(args.eval_classifier, real, args.nz, args.eval_samples,
+                                     device, seed=args.seed)
+        print(f"FID at each checkpoint: {args.eval_samples} samples vs {described}, features "
+              f"of {args.eval_classifier}")
+        columns.append("fid")
+
+        def evaluate(step):
+            return {"fid": fid(G)}
     run = training.TrainingRun(
         args.out, {"G": G, "D": D}, {"G": opt_G, "D": opt_D}, batches, total, arch, config,
         fixed_z, columns=columns, sample_every=args.sample_every,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every,
         title=f"DCGAN losses ({data.name}, batch {args.batch_size})",
-        time_limit=None if args.time_limit is None else 60 * args.time_limit)
+        time_limit=None if args.time_limit is None else 60 * args.time_limit, evaluate=evaluate)
     if ckpt:
         run.restore(ckpt)
         print(f"resuming from {ckpt_path} at step {run.step}")

@@ -12,7 +12,9 @@ own step (``step(i) -> {"loss_D": ..., ...}``), and hands them to ``TrainingRun`
 grid of the generator on ``fixed_z`` every ``sample_every`` steps and at the end;
 ``metrics.csv`` (step, the step's values, seconds) and ``losses.png``;
 ``checkpoint-<step>.npz`` every ``checkpoint_every`` steps and at the end (the
-newest ``keep`` are kept). It draws a progress line, stops on a NaN or Inf value
+newest ``keep`` are kept). With ``evaluate`` (e.g. a ``ClassifierFID``) it also scores
+the generator at every checkpoint: a column of metrics.csv and ``<name>.png``.
+It draws a progress line, stops on a NaN or Inf value
 (``NonFiniteLoss``, no checkpoint written), and on Ctrl-C or SIGTERM finishes
 the step, writes a checkpoint and raises ``Interrupted``. A ``time_limit`` ends
 the loop early the same clean way, without an error.
@@ -41,6 +43,9 @@ import numpy as np
 
 import minigan
 from . import backend, vis
+from .data import (DownloadError, download_dataset, find_dataset, load_mnist_like,
+                   resize_images)
+from .metrics import classifier_features, fid, load_classifier
 from .serialization import CheckpointError
 
 CHECKPOINT_KIND = "minigan.training checkpoint"
@@ -147,6 +152,88 @@ def plot_losses(metrics, path, names=("loss_D", "loss_G"), title="losses"):
     series = {name: metrics.column(name) for name in names if name in metrics.columns}
     return vis.plot_curves(series, path, title=title, x_start=int(steps[0]) if steps else 0,
                            smooth=0.9 if len(steps) >= 200 else 0.0)
+
+
+def plot_checkpoint_metric(metrics, name, path, title=None):
+    """``<name>.png``: a column logged at some steps only (empty elsewhere) against the step,
+    as the line through its values; nothing is drawn before the first value."""
+    steps = np.asarray(metrics.column("step"))
+    ys = np.asarray(metrics.column(name))
+    known = np.isfinite(ys)
+    if not known.any():
+        return None
+    # NOTE: plot_curves puts row i at x = x_start + i (rows are consecutive steps); the values
+    # interpolated at every step between two known ones draw the same line as the two points.
+    inside = (steps >= steps[known][0]) & (steps <= steps[known][-1])
+    line = np.where(inside, np.interp(steps, steps[known], ys[known]), np.nan)
+    return vis.plot_curves({name: line}, path, title=title or f"{name} at the checkpoints",
+                           x_start=int(steps[0]))
+
+
+# ---- sample quality at each checkpoint ----
+
+def fid_reference(data, log=None):
+    """(uint8 images, description): the real images a run's FID compares with. For MNIST and
+    Fashion-MNIST their test set (found beside the training files, else downloaded);
+    the other sets have none: their training images."""
+    if data.name not in ("mnist", "fashion-mnist"):
+        return data.images, f"the {len(data.images)} {data.name} training images"
+    folder = find_dataset(data.name, data.source, "test")
+    try:
+        folder = folder or download_dataset(data.name, "test", log=log)
+        images, _ = load_mnist_like(data.name, folder, "test")
+    except (DownloadError, ValueError, OSError) as e:
+        raise RunError(f"no {data.name} test set for the FID: {e}".split("\n")[0]) from None
+    # (N, 28, 28) -> (N, 1, S, S), as the run's images
+    images = resize_images(images[:, None], data.images.shape[-1])
+    return images, f"the {len(images)} {data.name} test images"
+
+
+class ClassifierFID:
+    """The classifier-FID of a generator (``metrics.classifier_fid``) at each checkpoint.
+
+    The real features are computed once. The generator draws ``n`` images in eval mode
+    from noise of its own NumPy generator (``seed``), the same noise at every call: two
+    scores differ by the weights alone, and the run's random streams are left untouched,
+    so a resumed run stays exact.
+    """
+
+    def __init__(self, path, real_images, nz, n, device, seed=0, batch_size=500):
+        if not os.path.isfile(path):
+            raise RunError(f"--eval-classifier {path}: no such file; pass a checkpoint written "
+                           f"by examples/train_classifier.py")
+        # NOTE: building the classifier draws initial weights (then replaced by the loaded
+        # ones) from minigan's generator: put its state back, the run's noise must not move.
+        state = rng_state()
+        try:
+            self.classifier = load_classifier(path).to(device)
+        except ValueError as e:   # CheckpointError is a ValueError
+            raise RunError(f"--eval-classifier: {e}") from None
+        finally:
+            set_rng_state(state)
+        config = self.classifier.config
+        takes = (config["in_channels"], config["image_size"], config["image_size"])
+        if tuple(real_images.shape[1:]) != takes:
+            raise RunError(f"--eval-classifier {path} takes {'x'.join(map(str, takes))} images "
+                           f"but the run's are {'x'.join(map(str, real_images.shape[1:]))}")
+        self.batch_size, self.device = batch_size, device
+        self.real = classifier_features(self.classifier, real_images, batch_size)
+        self.z = np.random.default_rng(seed).standard_normal((n, nz)).astype(np.float32)
+
+    def __call__(self, G):
+        was_training = G.training
+        G.eval()
+        images = []
+        try:
+            with minigan.no_grad():
+                for start in range(0, len(self.z), self.batch_size):
+                    z = minigan.tensor(self.z[start:start + self.batch_size], device=self.device)
+                    images.append(backend.to_device(G(z).data, "cpu"))   # (B, C, H, W)
+        finally:
+            G.train(was_training)
+        fake = classifier_features(self.classifier, np.concatenate(images),
+                                           self.batch_size)
+        return fid(fake, self.real)
 
 
 # ---- metrics.csv ----
@@ -356,18 +443,23 @@ class TrainingRun:
     models (checked on resume), ``config`` the settings (saved for the next run).
     With ``time_limit`` (seconds) the loop stops after the first step past it,
     as cleanly as at the end: a sample grid, a checkpoint, and a resume continues.
+    ``evaluate(step) -> {"fid": ...}`` is called at every checkpoint step before the
+    checkpoint is written (not after a NaN): its values join that step's row of metrics.csv
+    (name them in ``columns``; the other rows leave them empty) and each is drawn in
+    ``<name>.png``. It must not draw from the run's random streams.
     """
 
     def __init__(self, out, models, optimizers, batches, total_steps, arch, config, fixed_z,
                  generator="G", columns=("loss_D", "loss_G", "D(x)", "D(G(z))"),
                  sample_every=200, checkpoint_every=500, log_every=50, keep=3,
-                 plot=("loss_D", "loss_G"), title="losses", time_limit=None):
+                 plot=("loss_D", "loss_G"), title="losses", time_limit=None, evaluate=None):
         self.out, self.models, self.optimizers, self.batches = out, models, optimizers, batches
         self.total, self.arch, self.config, self.fixed_z = total_steps, arch, config, fixed_z
         self.generator, self.columns = generator, list(columns)
         self.sample_every, self.checkpoint_every = sample_every, checkpoint_every
         self.log_every, self.keep, self.plot, self.title = log_every, keep, plot, title
         self.time_limit = time_limit   # seconds of this process's loop, or None
+        self.evaluate = evaluate
         self.step = 0          # steps done
         self.elapsed = 0.0     # training seconds before this process
         self.last_checkpoint = None
@@ -448,17 +540,26 @@ class TrainingRun:
                                 p.data[...] = np.nan
                     values = train_step(step)
                     self.step = step
-                    metrics.append({"step": step, **values, "seconds": self.elapsed_seconds()})
-                    self._check_finite(step, values, metrics, progress)
-                    progress.update(step, self.batches.epoch + 1, values)
                     out_of_time = (self.time_limit is not None and
                                    time.perf_counter() - self._started >= self.time_limit)
                     last = step == self.total or out_of_time or signals.requested
+                    periodic = self.checkpoint_every and step % self.checkpoint_every == 0
+                    scores = {}
+                    if (last or periodic) and self.evaluate and not _non_finite(values):
+                        scores = self.evaluate(step)
+                        values = {**values, **scores}
+                    metrics.append({"step": step, **values, "seconds": self.elapsed_seconds()})
+                    self._check_finite(step, values, metrics, progress)
+                    progress.update(step, self.batches.epoch + 1, values)
+                    last = last or signals.requested   # a signal may have come meanwhile
                     if last or (self.sample_every and step % self.sample_every == 0):
                         self.sample()
                         plot_losses(metrics, os.path.join(self.out, "losses.png"), self.plot,
                                     self.title)
-                    if last or (self.checkpoint_every and step % self.checkpoint_every == 0):
+                    for name in scores:
+                        plot_checkpoint_metric(metrics, name,
+                                               os.path.join(self.out, f"{name}.png"))
+                    if last or periodic:
                         self.save_checkpoint()
                     if signals.requested:
                         raise Interrupted(f"stopped by {signals.requested} after step {step}: "
@@ -481,7 +582,7 @@ class TrainingRun:
               file=stream, flush=True)
 
     def _check_finite(self, step, values, metrics, progress):
-        bad = [k for k, v in values.items() if v is not None and not math.isfinite(v)]
+        bad = _non_finite(values)
         if not bad:
             return
         progress.close()
@@ -491,3 +592,8 @@ class TrainingRun:
                 if self.last_checkpoint else "no checkpoint was written yet: start again")
         raise NonFiniteLoss(f"step {step}: {shown}; training diverged and stopped without "
                             f"saving; {kept} with a lower --lr or another --seed")
+
+
+def _non_finite(values):
+    """The names of the NaN or Inf values of a step."""
+    return [k for k, v in values.items() if v is not None and not math.isfinite(v)]

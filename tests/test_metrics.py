@@ -13,6 +13,7 @@ import minigan
 from minigan import metrics
 from minigan.data import write_idx
 from minigan.models import Classifier, DCGANGenerator, load_classifier
+from minigan.training import ClassifierFID
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "examples")
 
@@ -196,3 +197,21 @@ def test_load_classifier_rejects_other_checkpoints(tmp_path):
         load_classifier(path)
     model = Classifier(width=2, hidden=3)
     assert model.features(minigan.randn(2, 1, 28, 28)).shape == (2, 3)
+
+
+def test_classifier_fid_at_a_checkpoint_is_reproducible_and_leaves_the_run_alone(
+        classifier_path):
+    """training.ClassifierFID: the same score twice, and no trace on the generator's state,
+    its mode or minigan's random stream (train_dcgan --eval-classifier)."""
+    real, _ = synthetic(np.random.default_rng(7), 50)
+    minigan.manual_seed(0)
+    generator = DCGANGenerator(28, nz=8, ngf=4)
+    weights = {k: v.numpy().copy() for k, v in generator.state_dict().items()}
+    rng = minigan.get_rng_state()
+    score = ClassifierFID(str(classifier_path), real[:, None], nz=8, n=40, device="cpu",
+                          batch_size=16)
+    first, second = score(generator), score(generator)
+    assert np.isfinite(first) and first == second
+    assert generator.training and minigan.get_rng_state() == rng
+    for k, v in generator.state_dict().items():
+        np.testing.assert_array_equal(v.numpy(), weights[k])

@@ -16,6 +16,8 @@ from PIL import Image
 
 import minigan
 from minigan.data import write_idx
+from minigan.models import Classifier
+from minigan.models.classifier import save_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "train_dcgan.py"
@@ -87,6 +89,15 @@ def finished(tmp_path_factory):
     return cwd / "out", result
 
 
+@pytest.fixture(scope="module")
+def classifier(tmp_path_factory):
+    """A tiny untrained classifier checkpoint: its features are enough for a finite FID."""
+    path = tmp_path_factory.mktemp("classifier") / "classifier.npz"
+    minigan.manual_seed(0)
+    save_classifier(Classifier(width=2, hidden=8), path, dataset="synthetic")
+    return path
+
+
 # ---- a run and what it leaves ----
 
 def test_a_short_run_writes_every_output(finished):
@@ -145,16 +156,20 @@ def test_help_documents_every_flag(tmp_path):
     for flag in ("--dataset", "--data-dir", "--image-size", "--batch-size", "--epochs",
                  "--steps", "--lr", "--beta1", "--beta2", "--nz", "--ngf", "--ndf", "--d-steps",
                  "--label-smoothing", "--r1-gamma", "--r1-every", "--device", "--seed", "--out",
-                 "--sample-every", "--checkpoint-every", "--resume", "--time-limit"):
+                 "--sample-every", "--checkpoint-every", "--resume", "--time-limit",
+                 "--eval-classifier", "--eval-samples"):
         assert flag in result.stdout, flag
     assert "{auto,mnist,fashion-mnist,folder,synthetic}" in result.stdout
 
 
 # ---- resume ----
 
-def test_resume_is_exact(tmp_path):
-    """6 steps in one run equal 3 steps, a resume, and 3 more: every array, bit for bit."""
-    common = TINY + ["--sample-every", "0", "--d-steps", "2", "--label-smoothing", "0.1"]
+def test_resume_is_exact(tmp_path, classifier):
+    """6 steps in one run equal 3 steps, a resume, and 3 more: every array, bit for bit,
+    and the FID at the checkpoints."""
+    common = TINY + ["--sample-every", "0", "--d-steps", "2", "--label-smoothing", "0.1",
+                     "--checkpoint-every", "3", "--eval-classifier", classifier,
+                     "--eval-samples", "16"]
     assert train(*common, "--steps", "6", "--out", "one", cwd=tmp_path).returncode == 0
     first = train(*common, "--steps", "3", "--out", "two", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
@@ -172,6 +187,7 @@ def test_resume_is_exact(tmp_path):
         assert np.array_equal(a[name], b[name]), name
     drop_time = [{k: v for k, v in r.items() if k != "seconds"}
                  for r in read_metrics(tmp_path / "one/metrics.csv")]
+    assert [r["fid"] != "" for r in drop_time] == [False, False, True, False, False, True]
     assert drop_time == [{k: v for k, v in r.items() if k != "seconds"}
                          for r in read_metrics(tmp_path / "two/metrics.csv")]
     # At the total already: nothing to do.
@@ -272,6 +288,52 @@ def test_bad_numbers(tmp_path):
 
 
 # ---- options ----
+
+def test_fid_at_each_checkpoint_leaves_training_untouched(finished, classifier, tmp_path):
+    """The run of ``finished`` with --eval-classifier: the same losses and weights, plus
+    the FID at the checkpoint steps (2 and 4) and fid.png."""
+    result = train(*TINY, "--steps", "4", "--sample-every", "2", "--checkpoint-every", "2",
+                   "--out", "out", "--eval-classifier", classifier, "--eval-samples", "32",
+                   cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "FID at each checkpoint: 32 samples vs the 64 synthetic training images" in (
+        result.stdout)
+    out = tmp_path / "out"
+    rows = read_metrics(out / "metrics.csv")
+    assert list(rows[0]) == ["step", "loss_D", "loss_G", "D(x)", "D(G(z))", "fid", "seconds"]
+    assert [r["fid"] for r in rows][0::2] == ["", ""]
+    assert all(np.isfinite(float(r["fid"])) and float(r["fid"]) >= 0 for r in rows[1::2])
+    with Image.open(out / "fid.png") as im:
+        assert im.format == "PNG"
+    plain = read_metrics(finished[0] / "metrics.csv")
+    for name in ("loss_D", "loss_G", "D(x)", "D(G(z))"):
+        assert [r[name] for r in rows] == [r[name] for r in plain], name
+    a, b = params(out / "checkpoint-0000004.npz"), params(finished[0] / "checkpoint-0000004.npz")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_fid_compares_with_the_test_set(classifier, tmp_path):
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 16), ("t10k", 20)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", images)
+        write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.zeros(n, np.uint8))
+    result = train("--dataset", "fashion-mnist", "--data-dir", tmp_path, "--ngf", "8", "--ndf",
+                   "8", "--batch-size", "8", "--steps", "1", "--out", "out", "--device", "cpu",
+                   "--eval-classifier", classifier, "--eval-samples", "8", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "8 samples vs the 20 fashion-mnist test images" in result.stdout
+    row, = read_metrics(tmp_path / "out" / "metrics.csv")
+    assert np.isfinite(float(row["fid"]))
+
+
+def test_bad_eval_classifier(finished, tmp_path):
+    assert_one_line_error(train(*TINY, "--eval-classifier", "none.npz", cwd=tmp_path),
+                          "--eval-classifier none.npz: no such file")
+    assert_one_line_error(train(*TINY, "--eval-classifier", finished[0] / "checkpoint-0000004.npz",
+                                cwd=tmp_path), "is not a classifier checkpoint")
+    assert_one_line_error(train(*TINY, "--eval-samples", "1", cwd=tmp_path), "--eval-samples")
+
 
 def test_r1_penalty_is_logged_every_n_steps(tmp_path):
     result = train(*TINY, "--steps", "4", "--r1-gamma", "10", "--r1-every", "2",
