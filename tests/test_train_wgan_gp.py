@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 import minigan
+from minigan.models import Classifier, save_classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "train_wgan_gp.py"
@@ -90,6 +91,22 @@ def test_two_steps_and_a_resume_equal_four_steps(finished, tmp_path):
     assert resumed.keys() == straight.keys()
     for k in straight:
         np.testing.assert_array_equal(resumed[k], straight[k], err_msg=k)
+
+
+def test_fid_at_each_checkpoint(tmp_path):
+    """--eval-classifier, as in train_dcgan.py: a fid column at the checkpoint steps."""
+    classifier = tmp_path / "classifier.npz"
+    minigan.manual_seed(0)
+    save_classifier(Classifier(width=2, hidden=8), classifier, dataset="synthetic")
+    result = train("--steps", "2", "--sample-every", "0", "--checkpoint-every", "2",
+                   "--eval-classifier", classifier, "--eval-samples", "16", "--out", "out",
+                   cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    with open(tmp_path / "out" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["step", "loss_D", "loss_G", "W", "gp", "fid", "seconds"]
+    assert rows[0]["fid"] == "" and np.isfinite(float(rows[1]["fid"]))
+    assert (tmp_path / "out" / "fid.png").exists()
 
 
 def test_bad_settings_are_one_line_errors(tmp_path):
