@@ -19,7 +19,10 @@ move pixels: ``im2col``, ``col2im``, ``to_batch_last`` and ``from_batch_last``.
 ``Movers`` bundles the NumPy four and the CUDA four (kernels/conv.cu, same
 layouts), and each ``forward_cuda`` runs the same ``forward`` with the CUDA ones.
 """
+import functools
+import os
 from collections import namedtuple
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -39,11 +42,38 @@ def deconv_outsize(size, k, s, p, d, output_padding):
     return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
 
 
+def _by_channels(work, channels, size):
+    """Run ``work(c0, c1)`` over ranges of channels that cover [0, channels).
+
+    NOTE: NumPy's copies and adds release the GIL, so large ones are split across the CPU
+    cores, as PyTorch splits its own; small ones stay on this thread, where handing work to
+    another costs more than it saves.
+    """
+    workers = min(_CORES, channels)
+    if workers < 2 or size < 1 << 18:
+        work(0, channels)
+        return
+    bounds = [channels * i // workers for i in range(workers + 1)]
+    jobs = [_pool().submit(work, a, b) for a, b in zip(bounds, bounds[1:])]
+    for job in jobs:
+        job.result()
+
+
+_CORES = os.cpu_count() or 1
+
+
+@functools.lru_cache(maxsize=None)
+def _pool():
+    return ThreadPoolExecutor(max_workers=_CORES)
+
+
 def _batch_last(x, out):
     """out[...] = x (N, C, H, W) moved to (C, H, W, N)."""
-    # NOTE: 16 images at a time keeps the rows being read in cache; one big copy is ~3x slower.
-    for n0 in range(0, x.shape[0], 16):
-        out[..., n0:n0 + 16] = x[n0:n0 + 16].transpose(1, 2, 3, 0)
+    def move(c0, c1):
+        # NOTE: 16 images at a time keeps the rows being read in cache; one big copy is ~3x slower
+        for n0 in range(0, x.shape[0], 16):
+            out[c0:c1, ..., n0:n0 + 16] = x[n0:n0 + 16, c0:c1].transpose(1, 2, 3, 0)
+    _by_channels(move, x.shape[1], x.size)
     return out
 
 
@@ -62,7 +92,12 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
     # a view: each pixel shows up once under every tap that reads it
     view = xp.lib.stride_tricks.as_strided(
         img, (c, kh, kw, oh, ow, n), (sc, sh * dy, sw * dx, sh * sy, sw * sx, sn))
-    return xp.ascontiguousarray(view)   # the one copy: the matmul wants it dense
+    cols = xp.empty(view.shape, dtype=x.dtype)   # the one copy: the matmul wants it dense
+
+    def copy(c0, c1):
+        cols[c0:c1] = view[c0:c1]
+    _by_channels(copy, c, cols.size)
+    return cols
 
 
 def col2im(cols, img_size, stride, padding, dilation, bias=None):
@@ -76,16 +111,16 @@ def col2im(cols, img_size, stride, padding, dilation, bias=None):
     (h, w), (sy, sx), (ph, pw), (dy, dx) = img_size, stride, padding, dilation
     # the padded canvas (C, H + 2p, W + 2p, N); every tap lands inside when output_padding ≥ 0
     img = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
-    # NOTE: one strided add per tap, a loop of kH·kW; no loop over pixels or batch.
-    for u in range(kh):
-        for v in range(kw):
-            img[:, u * dy:u * dy + sy * (ih - 1) + 1:sy,
-                   v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[:, u, v]
+
+    def add(c0, c1):
+        # NOTE: one strided add per tap, a loop of kH·kW; no loop over pixels or batch.
+        for u in range(kh):
+            for v in range(kw):
+                img[c0:c1, u * dy:u * dy + sy * (ih - 1) + 1:sy,
+                           v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[c0:c1, u, v]
+    _by_channels(add, c, cols.size)
     # (C, Hp, Wp, N) -> (N, C, H, W)
-    y = xp.ascontiguousarray(img[:, ph:ph + h, pw:pw + w].transpose(3, 0, 1, 2))
-    if bias is not None:
-        y += bias.reshape(1, c, 1, 1)
-    return y
+    return from_batch_last(img[:, ph:ph + h, pw:pw + w], bias)
 
 
 def to_batch_last(a):
@@ -96,9 +131,15 @@ def to_batch_last(a):
 
 def from_batch_last(y, bias=None):
     """(C, H, W, N) -> (N, C, H, W), dense, with ``bias`` (C,) added if given."""
-    if bias is not None:
-        y = y + bias.reshape(-1, 1, 1, 1)
-    return get_array_module(y).ascontiguousarray(y.transpose(3, 0, 1, 2))
+    c, h, w, n = y.shape
+    out = get_array_module(y).empty((n, c, h, w), dtype=y.dtype)
+
+    def move(c0, c1):
+        out[:, c0:c1] = y[c0:c1].transpose(3, 0, 1, 2)
+        if bias is not None:
+            out[:, c0:c1] += bias[c0:c1].reshape(1, -1, 1, 1)
+    _by_channels(move, c, y.size)
+    return out
 
 
 # ---- the same four movers, as our CUDA kernels (kernels/conv.cu) ----
