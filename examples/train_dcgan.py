@@ -30,7 +30,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
     import minigan
 import minigan.functional as F
 from minigan import training
-from minigan.data import SOURCES, BatchStream, DatasetError, load_image_dataset
+from minigan.data import SOURCES
 from minigan.penalties import squared_gradient_norms
 
 # Settings a resumed run takes from its checkpoint unless a flag gives them.
@@ -183,20 +183,7 @@ def main(argv=None):
     settle(args, device, ckpt["config"] if ckpt else None)
     minigan.manual_seed(args.seed)
 
-    try:
-        data = load_image_dataset(args.dataset, args.data_dir, args.image_size, args.limit,
-                                  log=print)
-    except (DatasetError, ValueError, OSError) as e:
-        raise training.RunError(f"{e}".rstrip(".") + ("; replace the file, or delete it to "
-                                "download it again" if "read_idx" in str(e) else "")) from None
-    print(f"data: {data.name}, {len(data.images)} images of "
-          f"{'x'.join(map(str, data.images.shape[1:]))}, from {data.source}")
-    steps_per_epoch = len(data.images) // args.batch_size // args.d_steps
-    if steps_per_epoch == 0:
-        raise training.RunError(f"{len(data.images)} images make no step of {args.d_steps} "
-                                f"batch(es) of {args.batch_size}: lower --batch-size")
-    batches = BatchStream(data.images, args.batch_size, args.seed, device, data.name)
-    total = args.steps if args.steps is not None else args.epochs * steps_per_epoch
+    data, batches, steps_per_epoch, total = training.load_batches(args, device, args.d_steps)
 
     arch = dict(model="dcgan", image_size=args.image_size, nz=args.nz, ngf=args.ngf,
                 ndf=args.ndf, nc=data.images.shape[1])
@@ -208,17 +195,7 @@ def main(argv=None):
     config = {k: getattr(args, k) for k in DEFAULTS}
     config.update(dataset=data.name, steps=total)
     columns = ["loss_D", "loss_G", "D(x)", "D(G(z))"] + (["r1"] if args.r1_gamma > 0 else [])
-    evaluate = None
-    if args.eval_classifier:
-        real, described = training.fid_reference(data, log=print)
-        fid = training.ClassifierFID(args.eval_classifier, real, args.nz, args.eval_samples,
-                                     device, seed=args.seed)
-        print(f"FID at each checkpoint: {args.eval_samples} samples vs {described}, features "
-              f"of {args.eval_classifier}")
-        columns.append("fid")
-
-        def evaluate(step):
-            return {"fid": fid(G)}
+    evaluate = training.classifier_evaluation(args, data, G, device, columns)
     run = training.TrainingRun(
         args.out, {"G": G, "D": D}, {"G": opt_G, "D": opt_D}, batches, total, arch, config,
         fixed_z, columns=columns, sample_every=args.sample_every,

@@ -7,7 +7,6 @@ forward to the ops in ``minigan.ops``; this file holds no math.
 import numpy as np
 
 from . import backend
-from .autograd import grad_mode
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")

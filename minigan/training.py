@@ -43,8 +43,8 @@ import numpy as np
 
 import minigan
 from . import backend, vis
-from .data import (DownloadError, download_dataset, find_dataset, load_mnist_like,
-                   resize_images)
+from .data import (BatchStream, DatasetError, DownloadError, download_dataset, find_dataset,
+                   load_image_dataset, load_mnist_like, resize_images)
 from .metrics import classifier_features, fid, load_classifier
 from .serialization import CheckpointError
 
@@ -168,6 +168,42 @@ def plot_checkpoint_metric(metrics, name, path, title=None):
     line = np.where(inside, np.interp(steps, steps[known], ys[known]), np.nan)
     return vis.plot_curves({name: line}, path, title=title or f"{name} at the checkpoints",
                            x_start=int(steps[0]))
+
+
+# ---- what every script's main() does before its loop ----
+
+def load_batches(args, device, batches_per_step):
+    """(data, batches, steps_per_epoch, total): the dataset the flags name, streamed in
+    batches of ``args.batch_size``; a step takes ``batches_per_step`` real batches."""
+    try:
+        data = load_image_dataset(args.dataset, args.data_dir, args.image_size, args.limit,
+                                  log=print)
+    except (DatasetError, ValueError, OSError) as e:
+        raise RunError(f"{e}".rstrip(".") + ("; replace the file, or delete it to download it "
+                       "again" if "read_idx" in str(e) else "")) from None
+    print(f"data: {data.name}, {len(data.images)} images of "
+          f"{'x'.join(map(str, data.images.shape[1:]))}, from {data.source}")
+    steps_per_epoch = len(data.images) // args.batch_size // batches_per_step
+    if steps_per_epoch == 0:
+        raise RunError(f"{len(data.images)} images make no step of {batches_per_step} "
+                       f"batch(es) of {args.batch_size}: lower --batch-size")
+    batches = BatchStream(data.images, args.batch_size, args.seed, device, data.name)
+    total = args.steps if args.steps is not None else args.epochs * steps_per_epoch
+    return data, batches, steps_per_epoch, total
+
+
+def classifier_evaluation(args, data, G, device, columns):
+    """With ``--eval-classifier``: the ``evaluate`` hook of ``TrainingRun`` (the FID at each
+    checkpoint), with "fid" added to ``columns``; else None."""
+    if not args.eval_classifier:
+        return None
+    real, described = fid_reference(data, log=print)
+    fid_of = ClassifierFID(args.eval_classifier, real, args.nz, args.eval_samples, device,
+                           seed=args.seed)
+    print(f"FID at each checkpoint: {args.eval_samples} samples vs {described}, features "
+          f"of {args.eval_classifier}")
+    columns.append("fid")
+    return lambda step: {"fid": fid_of(G)}
 
 
 # ---- sample quality at each checkpoint ----

@@ -3,7 +3,6 @@ import numpy as np
 import pytest
 
 import minigan
-import minigan.functional as F
 from minigan import nn
 
 
@@ -130,3 +129,17 @@ def test_activation_and_flatten_modules():
     np.testing.assert_allclose(nn.Sigmoid()(x).numpy(), 1 / (1 + np.exp([[2.0, -0.5]])), rtol=1e-6)
     assert nn.Flatten()(minigan.zeros(2, 3, 4)).shape == (2, 12)
     assert nn.Identity()(x) is x
+
+
+@pytest.mark.parametrize("layer,weight_shape", [(nn.Conv2d, (6, 2, 3, 3)),
+                                                (nn.ConvTranspose2d, (4, 3, 3, 3))])
+def test_conv_layers_shapes_init_and_bad_groups(layer, weight_shape):
+    minigan.manual_seed(0)
+    conv = layer(4, 6, 3, groups=2)
+    assert conv.weight.shape == weight_shape and conv.bias.shape == (6,)
+    bound = 1 / np.sqrt(weight_shape[1] * 9)            # PyTorch: fan_in from weight dim 1
+    assert np.abs(conv.weight.numpy()).max() <= bound
+    assert np.abs(conv.weight.numpy()).max() > 0.8 * bound
+    with pytest.raises(ValueError, match=rf"{layer.__name__}: in_channels 3 and out_channels 6 "
+                                         r"must be divisible by groups 2"):
+        layer(3, 6, 3, groups=2)

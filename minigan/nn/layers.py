@@ -33,58 +33,55 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-class Conv2d(Module):
-    """2-D convolution; weight (out_channels, in_channels / groups, kH, kW), PyTorch's init."""
+class _Conv(Module):
+    """What Conv2d and ConvTranspose2d share: arguments, a weight of ``weight_dims`` ×
+    kernel, an optional bias, PyTorch's default initialisation."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, dtype=None, device=None):
+    def __init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation,
+                 groups, bias, weight_dims, dtype, device):
         super().__init__()
         if in_channels % groups or out_channels % groups:
-            raise ValueError(f"Conv2d: in_channels {in_channels} and out_channels "
-                             f"{out_channels} must be divisible by groups {groups}")
+            raise ValueError(f"{type(self).__name__}: in_channels {in_channels} and "
+                             f"out_channels {out_channels} must be divisible by groups {groups}")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
         self.padding, self.dilation, self.groups = _pair(padding), _pair(dilation), groups
         kw = dict(dtype=dtype, device=device)
-        self.weight = Parameter(zeros(out_channels, in_channels // groups, *self.kernel_size, **kw))
+        self.weight = Parameter(zeros(*weight_dims, *self.kernel_size, **kw))
         self.bias = Parameter(zeros(out_channels, **kw)) if bias else None
+        # NOTE: fan_in comes from weight dim 1 for both, as in PyTorch (C_out/G for the transpose)
         init.default_init_(self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
+
+
+class Conv2d(_Conv):
+    """2-D convolution; weight (out_channels, in_channels / groups, kH, kW), PyTorch's init."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True, dtype=None, device=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, (out_channels, in_channels // groups), dtype, device)
 
     def forward(self, x):
         return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
-    def extra_repr(self):
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
 
-
-class ConvTranspose2d(Module):
+class ConvTranspose2d(_Conv):
     """Transposed 2-D convolution; weight (in_channels, out_channels / groups, kH, kW), PyTorch's init."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
                  output_padding=0, groups=1, bias=True, dilation=1, dtype=None, device=None):
-        super().__init__()
-        if in_channels % groups or out_channels % groups:
-            raise ValueError(f"ConvTranspose2d: in_channels {in_channels} and out_channels "
-                             f"{out_channels} must be divisible by groups {groups}")
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
-        self.padding, self.output_padding = _pair(padding), _pair(output_padding)
-        self.dilation, self.groups = _pair(dilation), groups
-        kw = dict(dtype=dtype, device=device)
-        self.weight = Parameter(zeros(in_channels, out_channels // groups, *self.kernel_size, **kw))
-        self.bias = Parameter(zeros(out_channels, **kw)) if bias else None
-        # NOTE: PyTorch computes this weight's fan_in from dim 1 (out_channels / groups), as here.
-        init.default_init_(self.weight, self.bias)
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, (in_channels, out_channels // groups), dtype, device)
+        self.output_padding = _pair(output_padding)
 
     def forward(self, x):
         return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
                                   self.output_padding, self.groups, self.dilation)
-
-    def extra_repr(self):
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}, bias={self.bias is not None}")
 
 
 class _BatchNorm(Module):

@@ -7,7 +7,6 @@ the broadcasting rule.
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import get_array_module
 
 
 class Add(Function):

@@ -42,7 +42,6 @@ class BCEWithLogits(Function):
         return loss
 
     def forward_cuda(self, x, t):
-        xp = self.xp(x)
         n = x.size
         self.count = n
         w, p = _full(self.weight, x), _full(self.pos_weight, x)
@@ -109,7 +108,6 @@ class BCEWithLogitsGrad(Function):
         return gx, gt
 
     def forward_cuda(self, x, t, gy):
-        xp = self.xp(x)
         w, p = _full(self.weight, x), _full(self.pos_weight, x)
         gx = cuda.empty_like(x) if self.needs[0] else None
         gt = cuda.empty_like(x) if self.needs[1] else None
@@ -163,7 +161,7 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
                                      reduction="mean"):
     """Stable ``-[t log σ(x) + (1 - t) log(1 - σ(x))]`` in one op; see ``BCEWithLogits``."""
-    from ..tensor import Tensor, as_tensor
+    from ..tensor import as_tensor
     target = as_tensor(target, like=input)
     _check_loss_args("binary_cross_entropy_with_logits", input, target, reduction)
     w = _constant(weight, input)

@@ -54,7 +54,6 @@ class BatchNorm(Function):
         return gamma.reshape(shape) * self.x_hat + beta.reshape(shape)
 
     def forward_cuda(self, x, gamma, beta):
-        xp = self.xp(x)
         n, c, s = x.shape[0], x.shape[1], _spatial(x)
         mu, var, self.inv_std = (cuda.empty(c, x.dtype) for _ in range(3))
         # one block per channel: μ, σ², 1/√(σ² + eps) and the running statistics
@@ -109,7 +108,6 @@ class BatchNormGrad(Function):
         return gx, ggamma, gbeta
 
     def forward_cuda(self, gy):
-        xp = self.xp(gy)
         n, c, s = gy.shape[0], gy.shape[1], _spatial(gy)
         ggamma, gbeta = cuda.empty(c, gy.dtype), cuda.empty(c, gy.dtype)
         # one block per channel: gγ = Σ gy x̂, gβ = Σ gy
