@@ -1,14 +1,13 @@
-"""The one loader of our CUDA kernels (``kernels/*.cu``) and the launch helper.
+"""The one loader of our CUDA kernels (``kernels/*.cu``) and the one launch helper.
 
-``kernel("leaky_relu", "leaky_relu_forward", dtype)`` compiles
-``kernels/leaky_relu.cu`` once per process (a ``cupy.RawModule``; the source
-is prefixed with ``#line 1 "kernels/leaky_relu.cu"`` so a compile error
-points at the real file and line) and returns the template instance for
-float32 or float64. ``launch`` calls it with a grid computed from the number
-of elements.
+``launch("leaky_relu", "leaky_relu_forward", dtype, blocks, *args)`` checks every
+argument, then runs the template instance for float32 or float64 of a kernel in
+``kernels/leaky_relu.cu``. The file is compiled once per process (a
+``cupy.RawModule``; the source is prefixed with ``#line 1 "kernels/leaky_relu.cu"``
+so a compile error points at the real file and line).
 
-The tests swap ``runtime`` for a CPU emulator (tests/cuda_emu) so the same
-launch code runs on machines without a GPU.
+The tests swap ``runtime`` for a CPU emulator (tests/cuda_emu), beside a CuPy double,
+so the same launch code and the same checks run on machines without a GPU.
 """
 import functools
 import os
@@ -56,7 +55,7 @@ class _Matmul:
     def allow_tf32(self, flag):
         self._allow = bool(flag)
         if backend.cupy is not None:
-            from cupy._core import _routines_linalg as linalg
+            linalg = backend.cupy._core._routines_linalg
             mode = linalg.COMPUTE_TYPE_TF32 if flag else linalg.COMPUTE_TYPE_DEFAULT
             linalg.set_compute_type(np.float32, mode)
 
@@ -76,17 +75,24 @@ def source(file):
         return f'#line 1 "kernels/{file}.cu"\n' + f.read()
 
 
+OPTIONS = ("-std=c++17",)
+
+
+def name_expressions(file):
+    """Every instance CuPy is asked for: ``leaky_relu_forward<float>``, ..."""
+    return tuple(f"{k}<{t}>" for k in KERNELS[file] for t in _CTYPE.values())
+
+
 class CupyRuntime:
     """Compiles with NVRTC through CuPy, launches on the current GPU."""
 
     @functools.lru_cache(maxsize=None)
     def module(self, file):
-        import cupy
-        names = [f"{k}<{t}>" for k in KERNELS[file] for t in _CTYPE.values()]
-        return cupy.RawModule(code=source(file), options=("-std=c++17",), name_expressions=names)
+        return backend.cupy.RawModule(code=source(file), options=OPTIONS,
+                                      name_expressions=name_expressions(file))
 
     def function(self, file, name, dtype):
-        return self.module(file).get_function(f"{name}<{_CTYPE[np.dtype(dtype)]}>")
+        return self.module(file).get_function(f"{name}<{_CTYPE[dtype]}>")
 
     poison = False   # tests set it: every new output starts as NaN, so unwritten elements show
 
@@ -110,9 +116,11 @@ def on_device(array):
     return runtime.handles(array)
 
 
-def kernel(file, name, dtype):
-    """The compiled ``name<float|double>`` from ``kernels/<file>.cu``."""
-    return runtime.function(file, name, dtype)
+def dense(array):
+    """``array`` itself when dense and C-ordered, else a dense copy (what a kernel may read)."""
+    if array.flags.c_contiguous:
+        return array
+    return backend.get_array_module(array).ascontiguousarray(array)
 
 
 def empty(shape, dtype):
@@ -125,16 +133,69 @@ def empty_like(array):
 
 
 def blocks_for(n, threads=THREADS):
+    """Blocks for n items, one per thread; past MAX_BLOCKS the kernels' grid-stride loops go on."""
     return max(1, min(MAX_BLOCKS, (n + threads - 1) // threads))
 
 
-def launch(file, name, dtype, n, *args):
-    """Launch an elementwise kernel over ``n`` items (a grid-stride loop inside the kernel)."""
-    kernel(file, name, dtype)((blocks_for(n),), (THREADS,), args)
+def launch(file, name, dtype, blocks, *args):
+    """Run ``name<dtype>`` of ``kernels/<file>.cu`` on ``blocks`` blocks of THREADS threads.
+
+    Every launch comes here, on a GPU and on the tests' emulator alike, and every argument
+    is checked first (STYLE rule 13): a kernel indexes its arrays as dense, C-ordered
+    arrays of its own type T, and CuPy passes only a pointer, so anything else would be
+    read wrongly without an error.
+    """
+    dtype = np.dtype(dtype)
+    check_arguments(name, dtype, args)
+    runtime.function(file, name, dtype)((blocks,), (THREADS,), args)
 
 
 # NOTE: CuPy passes None to a kernel as 0xffffffff, not NULL; an 8-byte zero is NULL.
 NULL = np.uint64(0)
+_INTEGERS = (np.int32, np.int64, np.uint64)   # int, long long, and NULL pointers
+
+
+def check_arguments(name, dtype, args):
+    """Raise unless each argument is what a ``name<T>`` kernel reads, with T = ``dtype``:
+    a device array that is dense, C-ordered and of dtype T, or a NumPy scalar of a C type
+    (floating ones of T: CuPy would pass a double as 8 bytes where a float takes 4)."""
+    if dtype not in _CTYPE:
+        raise TypeError(f"kernel {name}: no instance for dtype {dtype} (float32 and float64 "
+                        f"only)")
+    for i, a in enumerate(args):
+        if runtime.handles(a):
+            if a.dtype != dtype:
+                raise TypeError(f"kernel {name}<{_CTYPE[dtype]}>: argument {i} has dtype "
+                                f"{a.dtype}, expected {dtype}")
+            if not a.flags.c_contiguous:
+                raise ValueError(f"kernel {name}: argument {i} of shape {tuple(a.shape)} and "
+                                 f"strides {a.strides} is not dense and C-ordered")
+        elif isinstance(a, np.generic):
+            if a.dtype.kind == "f" and a.dtype != dtype:
+                raise TypeError(f"kernel {name}<{_CTYPE[dtype]}>: scalar argument {i} is "
+                                f"{a.dtype}, expected {dtype}")
+            if a.dtype.kind != "f" and not isinstance(a, _INTEGERS):
+                raise TypeError(f"kernel {name}: scalar argument {i} is {a.dtype}; integers "
+                                f"are passed as int32, int64 or uint64 (NULL)")
+        else:
+            raise TypeError(f"kernel {name}: argument {i} is a {type(a).__name__}; a kernel "
+                            f"takes device arrays and NumPy scalars of its C types")
+
+
+def kernel_dtype(op, **tensors):
+    """The one dtype of a kernel-backed op's tensors (None skipped): float32 or float64.
+
+    The op's public function asks on every device, so that the CPU and the GPU refuse
+    alike, as PyTorch does: mixed dtypes, or any other dtype, are a TypeError naming the op.
+    """
+    given = {name: t.dtype for name, t in tensors.items() if t is not None}
+    if len(set(given.values())) > 1:
+        raise TypeError(f"{op}: expected {', '.join(given)} of one dtype, got "
+                        f"{', '.join(str(d) for d in given.values())}")
+    dtype = next(iter(given.values()))
+    if dtype not in _CTYPE:
+        raise TypeError(f"{op}: dtype {dtype} is not supported (float32 or float64)")
+    return dtype
 
 
 def pointer(array):

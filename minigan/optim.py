@@ -104,6 +104,7 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                cuda.kernel_dtype("Adam", parameter=p, grad=p.grad)
                 state = self.state.get(p)
                 if state is None:
                     xp = backend.get_array_module(p.data)
@@ -154,7 +155,7 @@ def adam_update(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay, tmp=None)
 def adam_update_cuda(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay):
     """The same step as ``adam_update`` in one fused kernel (kernels/adam.cu)."""
     t = p.dtype.type
-    cuda.launch("adam", "adam_update", p.dtype, p.size, p, g, m, v,
+    cuda.launch("adam", "adam_update", p.dtype, cuda.blocks_for(p.size), p, cuda.dense(g), m, v,
                 t(lr / (1 - beta1 ** step)), t(beta1), t(beta2), t(eps),
                 t(math.sqrt(1 - beta2 ** step)), t(weight_decay), np.int64(p.size))
 

@@ -1,87 +1,30 @@
 """Every kernel-backed op against its NumPy reference, on the same inputs.
 
-Two kernel devices: "emulated" runs our CUDA kernels on the CPU through
-tests/cuda_emu (the launch code, grid sizes and kernels of a GPU run, on NumPy
-arrays), so CI checks them without a GPU; "cuda" runs them on a real GPU where
-there is one. New kernel outputs start as NaN, so an element a kernel forgets
-to write fails.
+The fixture ``gpu`` (tests/conftest.py) gives the device 'cuda' twice: "emulated" runs
+the GPU path on the CPU (the CuPy double, our CUDA kernels through tests/cuda_emu), so
+CI checks it without a GPU; "cuda" runs it on a real GPU where there is one. New kernel
+outputs start as NaN, so an element a kernel forgets to write fails.
 """
 import numpy as np
 import pytest
 
 import minigan
 import minigan.functional as F
-from minigan import cuda
 from minigan.autograd import gradcheck, gradgradcheck
 from minigan.optim import adam_update, adam_update_cuda
 
-import cuda_emu
-from helpers import NO_GPU
 
-
-@pytest.fixture(scope="session")
-def emulator_lib(tmp_path_factory):
-    try:
-        lib = cuda_emu.build(str(tmp_path_factory.mktemp("cuda_emu")))
-    except Exception as e:   # a compiler without C++20 <barrier>, say
-        pytest.skip(f"cannot build the kernel emulator: {e}")
-    if lib is None:
-        pytest.skip("no g++ to build the kernel emulator")
-    return lib
-
-
-class KernelDevice:
-    """Where the kernels run: ``tensor`` puts an array there; ``reference()`` is a
-    context in which CPU tensors take the NumPy path."""
-
-    def __init__(self, name, runtime):
-        self.name, self.runtime = name, runtime
-        self.device = "cpu" if name == "emulated" else "cuda"
-
-    def tensor(self, a, requires_grad=False):
-        return minigan.tensor(a, device=self.device, requires_grad=requires_grad)
-
-    def reference(self):
-        return _swap_runtime(cuda.CupyRuntime())
-
-
-class _swap_runtime:
-    def __init__(self, runtime):
-        self.runtime = runtime
-
-    def __enter__(self):
-        self.saved, cuda.runtime = cuda.runtime, self.runtime
-
-    def __exit__(self, *exc):
-        cuda.runtime = self.saved
-
-
-@pytest.fixture(params=["emulated", pytest.param("cuda", marks=pytest.mark.skipif(
-    not minigan.gpu_available(), reason=NO_GPU))])
-def kernels(request, monkeypatch):
-    """The kernel device of each test: the CPU emulator, and the GPU where present."""
-    if request.param == "emulated":
-        runtime = cuda_emu.EmulatorRuntime(request.getfixturevalue("emulator_lib"))
-    else:
-        runtime = cuda.CupyRuntime()
-        runtime.poison = True
-    monkeypatch.setattr(cuda, "runtime", runtime)
-    return KernelDevice(request.param, runtime)
-
-
-def run_both(fn, arrays, kernels, requires_grad=True):
-    """(output, grads) of fn on the NumPy reference path and on the kernel path."""
+def run_both(fn, arrays, gpu, requires_grad=True):
+    """(output, grads) of fn on CPU tensors (the NumPy reference) and on ``gpu`` (our kernels)."""
     results = []
-    for on_kernels in (False, True):
-        make = kernels.tensor if on_kernels else minigan.tensor
-        with (_swap_runtime(kernels.runtime) if on_kernels else kernels.reference()):
-            inputs = [make(a, requires_grad=requires_grad and a.dtype.kind == "f")
-                      for a in arrays]
-            out = fn(*inputs)
-            seed = np.random.default_rng(1).standard_normal(out.shape).astype(out.dtype)
-            out.backward(make(seed))
-            results.append((out.cpu().numpy().copy(),
-                            [x.grad.cpu().numpy().copy() for x in inputs if x.grad is not None]))
+    for device in ("cpu", gpu):
+        inputs = [minigan.tensor(a, device=device, requires_grad=requires_grad and
+                                 a.dtype.kind == "f") for a in arrays]
+        out = fn(*inputs)
+        seed = np.random.default_rng(1).standard_normal(out.shape).astype(out.dtype)
+        out.backward(minigan.tensor(seed, device=device))
+        results.append((out.cpu().numpy().copy(),
+                        [x.grad.cpu().numpy().copy() for x in inputs if x.grad is not None]))
     return results
 
 
@@ -99,15 +42,15 @@ rng = np.random.default_rng(0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_leaky_relu_kernels(kernels, dtype):
+def test_leaky_relu_kernels(gpu, dtype):
     x = rng.standard_normal((5, 7)).astype(dtype)
-    reference, ours = run_both(lambda x: F.leaky_relu(x, 0.2), [x], kernels)
+    reference, ours = run_both(lambda x: F.leaky_relu(x, 0.2), [x], gpu)
     assert_close(reference, ours, rtol=1e-6)
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_bce_with_logits_kernels(kernels, reduction, weighted):
+def test_bce_with_logits_kernels(gpu, reduction, weighted):
     x = (rng.standard_normal((37, 3)) * 4).astype(np.float32)
     x[0, 0], x[1, 1] = 1e4, -1e4                         # the stable formula must hold here
     t = rng.uniform(0, 1, (37, 3)).astype(np.float32)    # soft targets: label smoothing
@@ -117,41 +60,41 @@ def test_bce_with_logits_kernels(kernels, reduction, weighted):
     def fn(x, t):
         loss = F.binary_cross_entropy_with_logits(x, t, reduction=reduction, **kw)
         return loss if reduction == "none" else loss.reshape(1)
-    reference, ours = run_both(fn, [x, t], kernels)
+    reference, ours = run_both(fn, [x, t], gpu)
     assert_close(reference, ours, rtol=1e-5)
 
 
-def test_bce_with_logits_reduction_over_many_blocks(kernels):
+def test_bce_with_logits_reduction_over_many_blocks(gpu):
     # more elements than one block's threads: the partial sums and their fixed-order total
     x = rng.standard_normal(3000).astype(np.float64)
     t = (rng.uniform(size=3000) > 0.5).astype(np.float64)
     reference, ours = run_both(lambda x, t: F.binary_cross_entropy_with_logits(x, t).reshape(1),
-                                  [x, t], kernels)
+                                  [x, t], gpu)
     assert_close(reference, ours, rtol=1e-12)
 
 
 @pytest.mark.parametrize("shape", [(6, 4), (3, 5, 4, 3)])
-def test_batch_norm_training_kernels(kernels, shape):
+def test_batch_norm_training_kernels(gpu, shape):
     x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
     gamma = rng.uniform(0.5, 1.5, shape[1]).astype(np.float32)
     beta = rng.standard_normal(shape[1]).astype(np.float32)
     weights = np.linspace(-1, 1, x.size).reshape(shape).astype(np.float32)
     results = []
-    for on_kernels in (False, True):
-        make = kernels.tensor if on_kernels else minigan.tensor
-        with (_swap_runtime(kernels.runtime) if on_kernels else kernels.reference()):
-            rm, rv = make(np.zeros(shape[1], np.float32)), make(np.ones(shape[1], np.float32))
-            x_t, g_t, b_t = (make(a, requires_grad=True) for a in (x, gamma, beta))
-            y = F.batch_norm(x_t, rm, rv, g_t, b_t, training=True, momentum=0.3, eps=1e-5)
-            (y * make(weights)).sum().backward()
-            results.append([a.cpu().numpy().copy()
-                            for a in (y, rm, rv, x_t.grad, g_t.grad, b_t.grad)])
+    for device in ("cpu", gpu):
+        def make(a, requires_grad=False):
+            return minigan.tensor(a, device=device, requires_grad=requires_grad)
+        rm, rv = make(np.zeros(shape[1], np.float32)), make(np.ones(shape[1], np.float32))
+        x_t, g_t, b_t = (make(a, requires_grad=True) for a in (x, gamma, beta))
+        y = F.batch_norm(x_t, rm, rv, g_t, b_t, training=True, momentum=0.3, eps=1e-5)
+        (y * make(weights)).sum().backward()
+        results.append([a.cpu().numpy().copy()
+                        for a in (y, rm, rv, x_t.grad, g_t.grad, b_t.grad)])
     for a, b in zip(*results):
         assert not np.isnan(b).any()
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
 
 
-def test_batch_norm_eval_kernel(kernels):
+def test_batch_norm_eval_kernel(gpu):
     x = rng.standard_normal((4, 3, 2, 2))
     mean, var = rng.standard_normal(3), rng.uniform(0.5, 2, 3)
     gamma, beta = rng.uniform(0.5, 1.5, 3), rng.standard_normal(3)
@@ -159,33 +102,33 @@ def test_batch_norm_eval_kernel(kernels):
     def fn(x, g, b):
         rm, rv = (minigan.tensor(a, device=x.device) for a in (mean, var))
         return F.batch_norm(x, rm, rv, g, b, training=False)
-    reference, ours = run_both(fn, [x, gamma, beta], kernels)
+    reference, ours = run_both(fn, [x, gamma, beta], gpu)
     assert_close(reference, ours, rtol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weight_decay", [0.0, 0.01])
-def test_adam_kernel(kernels, dtype, weight_decay):
+def test_adam_kernel(gpu, dtype, weight_decay):
     shape = (300,)
     p0, g = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
     m0, v0 = rng.standard_normal(shape).astype(dtype), rng.uniform(0, 1, shape).astype(dtype)
     args = (3, 1e-3, 0.5, 0.999, 1e-8, weight_decay)
     expected = [p0.copy(), g, m0.copy(), v0.copy()]
     adam_update(*expected, *args)
-    got = [kernels.tensor(a).data for a in (p0, g, m0, v0)]
-    adam_update_cuda(*got, *args)
+    got = [minigan.tensor(a, device=gpu) for a in (p0, g, m0, v0)]
+    adam_update_cuda(*[t.data for t in got], *args)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     for a, b in zip(expected, got):
-        np.testing.assert_allclose(minigan.tensor(b).numpy(), a, rtol=rtol, atol=1e-7)
+        np.testing.assert_allclose(b.cpu().numpy(), a, rtol=rtol, atol=1e-7)
 
 
-def test_kernel_paths_pass_gradcheck_and_gradgradcheck(kernels):
+def test_kernel_paths_pass_gradcheck_and_gradgradcheck(gpu):
     # float64 through the kernels: first derivatives use the fused backward kernels,
     # second derivatives the differentiable formulas around them
-    x = kernels.tensor(rng.standard_normal((4, 3)), requires_grad=True)
-    t = kernels.tensor(rng.uniform(0, 1, (4, 3)), requires_grad=True)
-    g = kernels.tensor(rng.uniform(0.5, 1.5, 3), requires_grad=True)
-    b = kernels.tensor(rng.standard_normal(3), requires_grad=True)
+    x = minigan.tensor(rng.standard_normal((4, 3)), device=gpu, requires_grad=True)
+    t = minigan.tensor(rng.uniform(0, 1, (4, 3)), device=gpu, requires_grad=True)
+    g = minigan.tensor(rng.uniform(0.5, 1.5, 3), device=gpu, requires_grad=True)
+    b = minigan.tensor(rng.standard_normal(3), device=gpu, requires_grad=True)
 
     def fn(x, t, g, b):
         h = F.batch_norm(x, None, None, g, b, training=True)
@@ -194,11 +137,11 @@ def test_kernel_paths_pass_gradcheck_and_gradgradcheck(kernels):
     assert gradgradcheck(fn, (x, t, g, b), full_limit=0)   # random directions: a short run
 
 
-def test_kernels_are_deterministic(kernels):
+def test_kernels_are_deterministic(gpu):
     x = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
     outs = []
     for _ in range(2):
-        x_t = kernels.tensor(x, requires_grad=True)
+        x_t = minigan.tensor(x, device=gpu, requires_grad=True)
         y = F.leaky_relu(F.batch_norm(x_t, None, None, training=True), 0.2)
         loss = F.binary_cross_entropy_with_logits(y, minigan.zeros_like(y))
         loss.backward()
@@ -216,7 +159,7 @@ CONV_CASES = [  # (N, C, C_out, H, W, k, stride, padding, dilation, groups, outp
 
 @pytest.mark.parametrize("case", CONV_CASES)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_conv_kernels(kernels, case, dtype):
+def test_conv_kernels(gpu, case, dtype):
     n, c, c_out, h, w, k, s, p, d, g, op, bias = case
     kh, kw = (k, k) if isinstance(k, int) else k
     x = rng.standard_normal((n, c, h, w)).astype(dtype)
@@ -232,16 +175,16 @@ def test_conv_kernels(kernels, case, dtype):
         return F.conv_transpose2d(x, W, b[0] if b else None, s, p, op, g, d)
     extra = [b] if bias else []
     for fn, weight in ((conv, W), (deconv, Wt)):
-        reference, ours = run_both(fn, [x, weight, *extra], kernels)
+        reference, ours = run_both(fn, [x, weight, *extra], gpu)
         assert_close(reference, ours, rtol=rtol, atol=1e-4 if dtype == np.float32 else 1e-10)
 
 
-def test_conv_kernel_paths_pass_gradgradcheck(kernels):
+def test_conv_kernel_paths_pass_gradgradcheck(gpu):
     # second derivatives through conv2d, conv_transpose2d and the weight-gradient node,
     # every pixel moved by our kernels
-    x = kernels.tensor(rng.standard_normal((2, 2, 4, 4)), requires_grad=True)
-    W = kernels.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
-    Wt = kernels.tensor(rng.standard_normal((3, 2, 2, 2)), requires_grad=True)
+    x = minigan.tensor(rng.standard_normal((2, 2, 4, 4)), device=gpu, requires_grad=True)
+    W = minigan.tensor(rng.standard_normal((3, 2, 3, 3)), device=gpu, requires_grad=True)
+    Wt = minigan.tensor(rng.standard_normal((3, 2, 2, 2)), device=gpu, requires_grad=True)
 
     def fn(x, W, Wt):
         h = F.leaky_relu(F.conv2d(x, W, stride=1, padding=1), 0.2)
@@ -251,32 +194,30 @@ def test_conv_kernel_paths_pass_gradgradcheck(kernels):
     assert gradgradcheck(fn, (x, W, Wt), full_limit=0)
 
 
-def test_dcgan28_training_step_matches_reference(kernels):
+def test_dcgan28_training_step_matches_reference(gpu):
     """A whole GAN step (G, D, BCE, Adam) on the kernels equals the NumPy step."""
     from minigan.models import DCGANDiscriminator, DCGANGenerator
     params = []
-    for on_kernels in (False, True):
-        with (_swap_runtime(kernels.runtime) if on_kernels else kernels.reference()):
-            minigan.manual_seed(0)
-            G, D = DCGANGenerator(28, ngf=4), DCGANDiscriminator(28, ndf=4)
-            device = kernels.device if on_kernels else "cpu"
-            G.to(device), D.to(device)
-            opt_G = minigan.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-            opt_D = minigan.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-            real = minigan.rand(3, 1, 28, 28, device=device) * 2 - 1
-            z = minigan.randn(3, 100, device=device)
-            ones, zeros = minigan.ones(3, 1, device=device), minigan.zeros(3, 1, device=device)
-            fake = G(z)
-            loss_D = (F.binary_cross_entropy_with_logits(D(real), ones)
-                      + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
-            opt_D.zero_grad()
-            loss_D.backward()
-            opt_D.step()
-            loss_G = F.binary_cross_entropy_with_logits(D(fake), ones)
-            opt_G.zero_grad()
-            loss_G.backward()
-            opt_G.step()
-            params.append([t.cpu().numpy().copy()
-                           for m in (G, D) for t in list(m.parameters()) + list(m.buffers())])
+    for device in ("cpu", gpu):
+        minigan.manual_seed(0)
+        G, D = DCGANGenerator(28, ngf=4), DCGANDiscriminator(28, ndf=4)
+        G.to(device), D.to(device)
+        opt_G = minigan.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        opt_D = minigan.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+        real = minigan.rand(3, 1, 28, 28, device=device) * 2 - 1
+        z = minigan.randn(3, 100, device=device)
+        ones, zeros = minigan.ones(3, 1, device=device), minigan.zeros(3, 1, device=device)
+        fake = G(z)
+        loss_D = (F.binary_cross_entropy_with_logits(D(real), ones)
+                  + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        loss_G = F.binary_cross_entropy_with_logits(D(fake), ones)
+        opt_G.zero_grad()
+        loss_G.backward()
+        opt_G.step()
+        params.append([t.cpu().numpy().copy()
+                       for m in (G, D) for t in list(m.parameters()) + list(m.buffers())])
     for a, b in zip(*params):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)

@@ -58,20 +58,30 @@ def _accumulate(store, x, g):
     store[id(x)] = (x, g if old is None else old[1] + g)
 
 
-def _accumulate_grad(leaf, g, shared):
-    """leaf.grad += g, where ``shared`` holds the ids of gradients another leaf (or the caller)
-    already holds.
+def _memory(array):
+    """The array that owns ``array``'s memory: itself, or what a view was taken from."""
+    while getattr(array, "base", None) is not None:
+        array = array.base
+    return array
 
-    NOTE: such a gradient, or a read-only view (what a broadcast's backward returns), is
-    copied first, so that in-place changes to one .grad (zero_(), clipping) touch no other.
+
+def _accumulate_grad(leaf, g, taken):
+    """leaf.grad += g, so that every .grad is dense, C-ordered and its own.
+
+    ``taken`` holds the ids of memory that another .grad or the caller (a root gradient)
+    already holds. NOTE: a view that is not dense (a transpose's backward returns one) or
+    memory taken already is copied, so that an optimizer reads plain rows and an in-place
+    change of one .grad (zero_(), clipping) touches no other. Decided from flags.c_contiguous
+    and .base, which NumPy and CuPy arrays both have.
     """
     from ..ops import clone
     if leaf.grad is not None:
-        leaf.grad = leaf.grad + g
-        return
-    if id(g) in shared or not getattr(g.data.flags, "writeable", True):
+        g = leaf.grad + g
+    memory = _memory(g.data)
+    if id(memory) in taken or not g.data.flags.c_contiguous:
         g = clone(g)
-    shared.add(id(g))
+        memory = g.data
+    taken.add(id(memory))
     leaf.grad = g
 
 
@@ -85,7 +95,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     wanted = None if inputs is None else {id(x): x for x in inputs}
     order = _topological_order(roots, wanted)
     grads, captured = {}, {}   # id(tensor) -> (tensor, gradient so far)
-    shared = {id(g) for g in root_grads}   # gradients that .grad must not alias
+    taken = {id(_memory(g.data)) for g in root_grads}   # memory that no .grad may share
 
     def deliver(x, g):
         if wanted is not None and id(x) in wanted:
@@ -94,7 +104,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 _accumulate(grads, x, g)   # it may also lead to other wanted inputs
         elif x.grad_fn is None:
             if wanted is None:
-                _accumulate_grad(x, g, shared)
+                _accumulate_grad(x, g, taken)
         else:
             _accumulate(grads, x, g)
 
@@ -104,7 +114,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 _accumulate(captured, root, g)
             if root.grad_fn is None:
                 if wanted is None:
-                    _accumulate_grad(root, g, shared)
+                    _accumulate_grad(root, g, taken)
             else:
                 _accumulate(grads, root, g)
 

@@ -3,7 +3,8 @@
 An op is a subclass with ``forward(*arrays)`` (NumPy or CuPy arrays in, arrays
 out) and ``backward(*gys)`` (Tensors in, one Tensor or None per input out).
 A kernel-backed op also defines ``forward_cuda``, which launches our kernels;
-``__call__`` picks it for GPU arrays. That is the only place that asks.
+``__call__`` picks it for GPU arrays (and hands it dense, C-ordered ones). That is
+the only place that asks.
 ``backward`` is written with Tensor ops, so when the engine runs it with
 ``create_graph=True`` the gradient is itself recorded and can be
 differentiated again.
@@ -30,7 +31,8 @@ class Function:
 
         xs = tuple(x.data for x in inputs)
         if self.forward_cuda is not None and cuda.on_device(xs[0]):
-            ys = self.forward_cuda(*xs)
+            # NOTE: kernels read dense, C-ordered memory: a view (x.T, x[:, 0]) is copied here
+            ys = self.forward_cuda(*map(cuda.dense, xs))
         else:
             ys = self.forward(*xs)
         if not isinstance(ys, tuple):

@@ -31,7 +31,7 @@ class LeakyReLU(Function):
 
     def forward_cuda(self, x):
         y = cuda.empty_like(x)
-        cuda.launch("leaky_relu", "leaky_relu_forward", x.dtype, x.size,
+        cuda.launch("leaky_relu", "leaky_relu_forward", x.dtype, cuda.blocks_for(x.size),
                     x, y, cuda.scalar(self.slope, x.dtype), np.int64(x.size))
         return y
 
@@ -58,7 +58,7 @@ class LeakyReLUGrad(Function):
 
     def forward_cuda(self, x, gy):
         gx = cuda.empty_like(gy)
-        cuda.launch("leaky_relu", "leaky_relu_backward_x", x.dtype, x.size,
+        cuda.launch("leaky_relu", "leaky_relu_backward_x", x.dtype, cuda.blocks_for(x.size),
                     x, gy, gx, cuda.scalar(self.slope, x.dtype), np.int64(x.size))
         return gx
 
@@ -109,6 +109,7 @@ def relu(x):
 
 
 def leaky_relu(x, negative_slope=0.01):
+    cuda.kernel_dtype("leaky_relu", input=x)
     return LeakyReLU(negative_slope)(x)
 
 

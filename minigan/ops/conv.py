@@ -146,7 +146,7 @@ def from_batch_last(y, bias=None):
 def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
     n, c, h, w = x.shape
     cols = cuda.empty((c, *kernel, *out_size, n), x.dtype)
-    cuda.launch("conv", "im2col", x.dtype, cols.size, x, cols,
+    cuda.launch("conv", "im2col", x.dtype, cuda.blocks_for(cols.size), x, cols,
                 *map(np.int64, (n, c, h, w)), *map(np.int32, (*kernel, *stride, *padding,
                                                             *dilation)),
                 *map(np.int64, (*out_size, cols.size)))
@@ -156,7 +156,8 @@ def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
 def col2im_cuda(cols, img_size, stride, padding, dilation, bias=None):
     c, kh, kw, ih, iw, n = cols.shape
     img = cuda.empty((n, c, *img_size), cols.dtype)
-    cuda.launch("conv", "col2im", cols.dtype, img.size, cols, cuda.pointer(bias), img,
+    cuda.launch("conv", "col2im", cols.dtype, cuda.blocks_for(img.size), cols, cuda.pointer(bias),
+                img,
                 *map(np.int64, (n, c, *img_size)),
                 *map(np.int32, (kh, kw, *stride, *padding, *dilation)),
                 *map(np.int64, (ih, iw, img.size)))
@@ -166,7 +167,8 @@ def col2im_cuda(cols, img_size, stride, padding, dilation, bias=None):
 def _transpose2d_cuda(a, rows, shape, bias=None, per_bias=1):
     """a viewed as (rows, B) -> out (B, rows) shaped ``shape``, + bias[row // per_bias]."""
     out = cuda.empty(shape, a.dtype)
-    cuda.launch("conv", "transpose2d", a.dtype, a.size, a, cuda.pointer(bias), out,
+    cuda.launch("conv", "transpose2d", a.dtype, cuda.blocks_for(a.size), a, cuda.pointer(bias),
+                out,
                 np.int64(rows), np.int64(a.size // rows), np.int64(per_bias))
     return out
 
@@ -393,9 +395,7 @@ def _check(op, x, W, b, stride, padding, dilation, groups):
     if b is not None and tuple(b.shape) != (c_out,):
         raise ValueError(f"{op}: bias of shape {tuple(b.shape)} does not match the {c_out} "
                          f"output channels")
-    if x.dtype != W.dtype or (b is not None and b.dtype != x.dtype):
-        raise TypeError(f"{op}: expected input, weight and bias of one dtype, got {x.dtype}, "
-                        f"{W.dtype}" + ("" if b is None else f", {b.dtype}"))
+    cuda.kernel_dtype(op, input=x, weight=W, bias=b)
 
 
 # ---- public functions ----

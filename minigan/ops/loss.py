@@ -45,21 +45,20 @@ class BCEWithLogits(Function):
         n = x.size
         self.count = n
         w, p = _full(self.weight, x), _full(self.pos_weight, x)
-        forward = cuda.kernel("bce_with_logits", "bce_with_logits_forward", x.dtype)
+        blocks = cuda.blocks_for(n)
         if self.reduction == "none":
             loss = cuda.empty_like(x)
-            forward((cuda.blocks_for(n),), (cuda.THREADS,),
-                    (x, t, cuda.pointer(w), cuda.pointer(p), loss, cuda.NULL, np.int64(n)))
+            cuda.launch("bce_with_logits", "bce_with_logits_forward", x.dtype, blocks,
+                        x, t, cuda.pointer(w), cuda.pointer(p), loss, cuda.NULL, np.int64(n))
             return loss
         # a partial sum per block, then one block adds them in a fixed order: deterministic
-        blocks = cuda.blocks_for(n)
         partials = cuda.empty(blocks, x.dtype)
-        forward((blocks,), (cuda.THREADS,),
-                (x, t, cuda.pointer(w), cuda.pointer(p), cuda.NULL, partials, np.int64(n)))
+        cuda.launch("bce_with_logits", "bce_with_logits_forward", x.dtype, blocks,
+                    x, t, cuda.pointer(w), cuda.pointer(p), cuda.NULL, partials, np.int64(n))
         out = cuda.empty((), x.dtype)
         scale = 1.0 / n if self.reduction == "mean" else 1.0
-        cuda.kernel("bce_with_logits", "sum_partials", x.dtype)(
-            (1,), (cuda.THREADS,), (partials, out, cuda.scalar(scale, x.dtype), np.int64(blocks)))
+        cuda.launch("bce_with_logits", "sum_partials", x.dtype, 1,
+                    partials, out, cuda.scalar(scale, x.dtype), np.int64(blocks))
         return out
 
     def backward(self, gy):
@@ -112,8 +111,8 @@ class BCEWithLogitsGrad(Function):
         gx = cuda.empty_like(x) if self.needs[0] else None
         gt = cuda.empty_like(x) if self.needs[1] else None
         scale = 1.0 / self.count if self.reduction == "mean" else 1.0
-        cuda.launch("bce_with_logits", "bce_with_logits_backward", x.dtype, x.size,
-                    x, t, cuda.pointer(w), cuda.pointer(p), gy, np.int64(gy.size),
+        cuda.launch("bce_with_logits", "bce_with_logits_backward", x.dtype,
+                    cuda.blocks_for(x.size), x, t, cuda.pointer(w), cuda.pointer(p), gy, np.int64(gy.size),
                     cuda.scalar(scale, x.dtype), cuda.pointer(gx), cuda.pointer(gt),
                     np.int64(x.size))
         return gx, gt
@@ -164,6 +163,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     from ..tensor import as_tensor
     target = as_tensor(target, like=input)
     _check_loss_args("binary_cross_entropy_with_logits", input, target, reduction)
+    cuda.kernel_dtype("binary_cross_entropy_with_logits", input=input, target=target)
     w = _constant(weight, input)
     p = _constant(pos_weight, input)
     return BCEWithLogits(w, p, reduction)(input, target)

@@ -57,14 +57,13 @@ class BatchNorm(Function):
         n, c, s = x.shape[0], x.shape[1], _spatial(x)
         mu, var, self.inv_std = (cuda.empty(c, x.dtype) for _ in range(3))
         # one block per channel: μ, σ², 1/√(σ² + eps) and the running statistics
-        cuda.kernel("batch_norm", "batch_norm_forward_stats", x.dtype)(
-            (c,), (cuda.THREADS,),
-            (x, mu, var, self.inv_std, cuda.pointer(self.running_mean),
-             cuda.pointer(self.running_var), cuda.scalar(self.momentum, x.dtype),
-             cuda.scalar(self.eps, x.dtype), np.int64(n), np.int64(c), np.int64(s)))
+        cuda.launch("batch_norm", "batch_norm_forward_stats", x.dtype, c,
+                    x, mu, var, self.inv_std, cuda.pointer(self.running_mean),
+                    cuda.pointer(self.running_var), cuda.scalar(self.momentum, x.dtype),
+                    cuda.scalar(self.eps, x.dtype), np.int64(n), np.int64(c), np.int64(s))
         self.x_hat, y = cuda.empty_like(x), cuda.empty_like(x)
-        cuda.launch("batch_norm", "batch_norm_forward_normalize", x.dtype, x.size,
-                    x, mu, self.inv_std, gamma, beta, self.x_hat, y,
+        cuda.launch("batch_norm", "batch_norm_forward_normalize", x.dtype,
+                    cuda.blocks_for(x.size), x, mu, self.inv_std, gamma, beta, self.x_hat, y,
                     np.int64(c), np.int64(s), np.int64(x.size))
         return y
 
@@ -111,12 +110,11 @@ class BatchNormGrad(Function):
         n, c, s = gy.shape[0], gy.shape[1], _spatial(gy)
         ggamma, gbeta = cuda.empty(c, gy.dtype), cuda.empty(c, gy.dtype)
         # one block per channel: gγ = Σ gy x̂, gβ = Σ gy
-        cuda.kernel("batch_norm", "batch_norm_backward_reduce", gy.dtype)(
-            (c,), (cuda.THREADS,),
-            (gy, self.x_hat, ggamma, gbeta, np.int64(n), np.int64(c), np.int64(s)))
+        cuda.launch("batch_norm", "batch_norm_backward_reduce", gy.dtype, c,
+                    gy, self.x_hat, ggamma, gbeta, np.int64(n), np.int64(c), np.int64(s))
         gx = cuda.empty_like(gy)
-        cuda.launch("batch_norm", "batch_norm_backward_x", gy.dtype, gy.size,
-                    gy, self.x_hat, self.gamma, self.inv_std, ggamma, gbeta, gx,
+        cuda.launch("batch_norm", "batch_norm_backward_x", gy.dtype, cuda.blocks_for(gy.size),
+                    gy, self.x_hat, cuda.dense(self.gamma), self.inv_std, ggamma, gbeta, gx,
                     np.int64(c), np.int64(s), np.int64(gy.size))
         return gx, ggamma, gbeta
 
@@ -140,8 +138,8 @@ class BatchNormInference(Function):
 
     def forward_cuda(self, x, gamma, beta):
         y = cuda.empty_like(x)
-        cuda.launch("batch_norm", "batch_norm_forward_normalize", x.dtype, x.size,
-                    x, self.running_mean, self.inv_std, gamma, beta, cuda.NULL, y,
+        cuda.launch("batch_norm", "batch_norm_forward_normalize", x.dtype,
+                    cuda.blocks_for(x.size), x, self.running_mean, self.inv_std, gamma, beta, cuda.NULL, y,
                     np.int64(x.shape[1]), np.int64(_spatial(x)), np.int64(x.size))
         return y
 
@@ -176,6 +174,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         weight = ones(channels, dtype=input.dtype, device=input.device)
     if bias is None:
         bias = zeros(channels, dtype=input.dtype, device=input.device)
+    cuda.kernel_dtype("batch_norm", input=input, weight=weight, bias=bias,
+                      running_mean=running_mean, running_var=running_var)
 
     if training:
         if input.numel() // channels <= 1:

@@ -40,7 +40,9 @@ class BroadcastTo(Function):
 
     def forward(self, x):
         self.in_shape = x.shape
-        return self.xp(x).broadcast_to(x, self.shape)
+        # NOTE: written out with one fill, not left a stride-0 view: the backward of sum, mean
+        # and expand is this op, and what it feeds (a kernel, a .grad) needs dense memory
+        return self.xp(x).broadcast_to(x, self.shape).copy()
 
     def backward(self, gy):
         return sum_to(gy, self.in_shape)

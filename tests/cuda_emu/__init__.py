@@ -1,10 +1,10 @@
 """Run our CUDA kernels on the CPU: every kernels/*.cu is compiled with g++ against
 cuda_emu.h, and ``EmulatorRuntime`` stands in for ``minigan.cuda.CupyRuntime``.
 
-With it installed, NumPy arrays take the ``forward_cuda`` paths: the same
-launch code, grid sizes and kernels as on a GPU, one CPU thread per CUDA
-thread. What it cannot show: speed, coalescing, or bugs that need real
-concurrency between blocks.
+``install`` puts it in place together with the CuPy double (``cupy_double``): tensors
+on device 'cuda' then take the ``forward_cuda`` paths, with the launch code, argument
+checks, grid sizes and kernels of a GPU run, one CPU thread per CUDA thread. What it
+cannot show: speed, coalescing, or bugs that need real concurrency between blocks.
 """
 import ctypes
 import os
@@ -14,6 +14,8 @@ import subprocess
 import numpy as np
 
 from minigan import cuda
+
+from . import cupy_double
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 _CTYPE = {np.dtype("float32"): "float", np.dtype("float64"): "double"}
@@ -45,28 +47,31 @@ def build(folder):
 
 
 class EmulatedKernel:
+    """One kernel instance of the shared library, called as CuPy calls a RawKernel.
+
+    The arguments were checked by ``minigan.cuda.launch`` (dense, C-ordered, of the kernel's
+    dtype; NumPy scalars of its C types), the same check a GPU run passes through.
+    """
+
     def __init__(self, symbol):
         self.symbol = symbol
 
     def __call__(self, grid, block, args):
         grid = tuple(grid) + (1,) * (3 - len(grid))
         block = tuple(block) + (1,) * (3 - len(block))
-        values = []
-        for a in args:
-            if isinstance(a, np.ndarray):
-                assert a.flags.c_contiguous, "kernels take C-contiguous arrays"
-                values.append(ctypes.c_void_p(a.ctypes.data))
-            elif type(a) in _ARG:
-                values.append(_ARG[type(a)](a))
-            else:
-                raise TypeError(f"kernel argument of type {type(a).__name__}: pass a NumPy "
-                                f"scalar of the C type (np.int64 for long long, ...)")
+        values = [ctypes.c_void_p(a.__array_interface__["data"][0])
+                  if isinstance(a, cupy_double.DeviceArray) else _ARG[type(a)](a) for a in args]
         pointers = (ctypes.c_void_p * len(values))(*[ctypes.addressof(v) for v in values])
         self.symbol(*grid, *block, pointers)
 
 
-class EmulatorRuntime:
-    """Stands in for CupyRuntime: NumPy arrays count as 'on the device'."""
+class EmulatorRuntime(cuda.CupyRuntime):
+    """``CupyRuntime`` with the kernels built by g++ instead of NVRTC.
+
+    Everything else is inherited: device arrays are the CuPy double's (installed beside it),
+    new outputs come from its ``empty``, and ``minigan.cuda.launch`` checks the arguments
+    before either runtime sees them.
+    """
     poison = True
 
     def __init__(self, lib_path):
@@ -76,12 +81,8 @@ class EmulatorRuntime:
         assert name in cuda.KERNELS[file], f"{name} is not listed under {file} in cuda.KERNELS"
         return EmulatedKernel(getattr(self.lib, f"{name}__{_CTYPE[np.dtype(dtype)]}"))
 
-    @staticmethod
-    def handles(array):
-        return isinstance(array, np.ndarray)
 
-    def empty(self, shape, dtype):
-        out = np.empty(shape, dtype=dtype)
-        if self.poison:
-            out.fill(np.nan)
-        return out
+def install(monkeypatch, lib_path):
+    """The emulated GPU, for one test: the CuPy double as CuPy, our kernels on the CPU."""
+    cupy_double.install(monkeypatch)
+    monkeypatch.setattr(cuda, "runtime", EmulatorRuntime(lib_path))

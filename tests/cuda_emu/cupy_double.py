@@ -1,0 +1,314 @@
+"""A CuPy double: NumPy underneath, CuPy's rules on top, to run the GPU path without a GPU.
+
+``install`` puts ``module`` where ``minigan.backend`` keeps CuPy. Tensors on device 'cuda'
+then hold ``DeviceArray``s, every generic call (``xp.maximum``, ``a.sum()``) runs in NumPy
+through the rules below, and our kernels run on the emulator (``cuda_emu.EmulatorRuntime``).
+The library takes exactly the code paths of a GPU run.
+
+It refuses what CuPy refuses:
+- array attributes that only NumPy has (``flags.writeable``, ``ctypes``, ``tostring``...):
+  AttributeError, as on a ``cupy.ndarray``;
+- host NumPy arrays mixed into device math (``xp.maximum(device, host)``): TypeError, as
+  CuPy's "Unsupported type";
+- names the installed CuPy lacks (``cupy.put_along_axis`` before CuPy 14): AttributeError,
+  checked against the installed CuPy when there is one;
+and it behaves as CuPy where NumPy differs: reductions and integer indexing give 0-d device
+arrays, not NumPy scalars, and ``flags`` has only c_contiguous, f_contiguous and owndata.
+
+What it cannot refuse: ``np.asarray(device_array)`` (NumPy never asks a subclass), and
+anything about speed, streams or memory that only a GPU shows.
+"""
+import time
+import types
+
+import numpy as np
+
+try:   # only for its names: which functions and methods the installed CuPy has
+    import cupy as _cupy
+except Exception:
+    _cupy = None
+
+# The public attributes of CuPy 14.2's ndarray (tests/test_cuda_double.py checks them against
+# the installed CuPy). Any other public attribute is NumPy's alone.
+NDARRAY_ATTRIBUTES = frozenset("""
+    T all any argmax argmin argpartition argsort astype base byteswap choose clip compress
+    conj conjugate copy cstruct cumprod cumsum data device diagonal dot dtype dump dumps fill
+    flags flat flatten get imag item itemsize mT max mdspan mean min nbytes ndim nonzero
+    partition prod ptp put ravel real reduced_view repeat reshape round scatter_add
+    scatter_max scatter_min searchsorted set shape size sort squeeze std strides sum swapaxes
+    take toDlpack tobytes tofile tolist trace transpose var view""".split())
+
+
+class Flags:
+    """``cupy.ndarray.flags``: c_contiguous, f_contiguous and owndata, nothing else."""
+    __slots__ = ("c_contiguous", "f_contiguous", "owndata")
+
+    def __init__(self, flags):
+        self.c_contiguous, self.f_contiguous = flags.c_contiguous, flags.f_contiguous
+        self.owndata = flags.owndata
+
+    def __getitem__(self, name):
+        return getattr(self, {"C_CONTIGUOUS": "c_contiguous", "F_CONTIGUOUS": "f_contiguous",
+                              "OWNDATA": "owndata"}[name])
+
+
+class MemoryPointer:
+    """``cupy.ndarray.data``: the address, not a buffer."""
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+
+class DeviceArray(np.ndarray):
+    """A ``cupy.ndarray`` stand-in: NumPy memory, CuPy's attributes and rules."""
+
+    def __getattribute__(self, name):
+        if name[0] != "_" and name not in NDARRAY_ATTRIBUTES:
+            raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
+        return super().__getattribute__(name)
+
+    @property
+    def flags(self):
+        return Flags(np.ndarray.flags.__get__(self))
+
+    @property
+    def data(self):
+        return MemoryPointer(self.__array_interface__["data"][0])
+
+    @property
+    def __cuda_array_interface__(self):
+        interface = dict(self.__array_interface__, version=3)
+        interface.pop("descr", None)
+        return interface
+
+    def get(self):
+        """Device to host, as ``cupy.ndarray.get``."""
+        return np.array(_host(self))
+
+    def set(self, array):
+        """Host to device, as ``cupy.ndarray.set``."""
+        _host(self)[...] = array
+
+    def __getitem__(self, key):
+        return _wrap(super().__getitem__(_host_key(key)))
+
+    def __setitem__(self, key, value):
+        super().__setitem__(_host_key(key), _host(value) if isinstance(value, DeviceArray)
+                            else value)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        # NOTE: only the ufunc's name is checked: NumPy's own methods (a.sum() is add.reduce)
+        # come through here too, where CuPy has methods of its own
+        _check_name(_cupy, ufunc.__name__, "cupy")
+        if method == "at":   # add.at(a, key, values): the key may hold index arrays
+            a, key, *rest = inputs
+            getattr(ufunc, method)(_host(a), _host_key(key), *map(_device_operand, rest))
+            return None
+        if out is not None:
+            kwargs["out"] = tuple(_device_operand(o) for o in out)
+        result = getattr(ufunc, method)(*map(_device_operand, inputs), **kwargs)
+        if out is not None:
+            return out[0] if len(out) == 1 else out
+        return _wrap(result)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        # np.concatenate(device arrays) and friends: CuPy dispatches them to its own function
+        _check_path(func.__module__, func.__name__)
+        return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
+
+
+def _host(a):
+    """The NumPy view of a device array's memory (the emulator's 'device memory')."""
+    return np.ndarray.view(a, np.ndarray)
+
+
+def _device_operand(x):
+    """x as a NumPy operand; a host array among device operands is CuPy's TypeError."""
+    if isinstance(x, DeviceArray):
+        return _host(x)
+    if isinstance(x, np.ndarray):
+        raise TypeError(f"Unsupported type {type(x)}: a host numpy.ndarray among CuPy "
+                        f"operands (move it with cupy.asarray first)")
+    return x
+
+
+def _host_key(key):
+    """An index with device index arrays seen as NumPy ones (CuPy takes host ones too)."""
+    if isinstance(key, tuple):
+        return tuple(_host_key(k) for k in key)
+    return _host(key) if isinstance(key, DeviceArray) else key
+
+
+def _unwrap(obj):
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_unwrap(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _unwrap(v) for k, v in obj.items()}
+    return _device_operand(obj)
+
+
+def _wrap(result):
+    """NumPy results as device arrays: CuPy returns 0-d arrays where NumPy returns scalars."""
+    if isinstance(result, DeviceArray):
+        return result
+    if isinstance(result, np.ndarray):
+        return result.view(DeviceArray)
+    if isinstance(result, np.generic):
+        return np.asarray(result).view(DeviceArray)
+    if isinstance(result, (list, tuple)):
+        return type(result)(_wrap(r) for r in result)
+    return result
+
+
+def _check_name(cupy_object, name, where):
+    if _cupy is not None and not hasattr(cupy_object, name):
+        raise AttributeError(f"'{where}' has no attribute '{name}' in the installed CuPy "
+                             f"{_cupy.__version__}")
+
+
+def _check_path(numpy_path, name):
+    """numpy.lib.stride_tricks.as_strided -> cupy.lib.stride_tricks must have as_strided."""
+    if _cupy is None:
+        return
+    target = _cupy
+    for part in numpy_path.split(".")[1:]:
+        if part.startswith("_"):   # numpy._core.fromnumeric: CuPy exports it at the top
+            target = _cupy
+            break
+        target = getattr(target, part, None)
+    _check_name(target, name, "cupy")
+
+
+class _Ufunc:
+    """A ufunc of the double: NumPy's ufunc; its methods checked against CuPy's."""
+
+    def __init__(self, ufunc):
+        self.ufunc = ufunc
+
+    def __call__(self, *args, **kwargs):
+        return _call(self.ufunc, args, kwargs)
+
+    def __getattr__(self, method):
+        _check_name(getattr(_cupy, self.ufunc.__name__, None), method,
+                    f"cupy.{self.ufunc.__name__}")
+        if method == "at":   # add.at(a, key, values): the key may hold index arrays
+            def at(a, key, *values):
+                self.ufunc.at(_host(a), _host_key(key), *_unwrap(values))
+            return at
+        bound = getattr(self.ufunc, method)
+        return lambda *args, **kwargs: _call(bound, args, kwargs)
+
+
+def _call(fn, args, kwargs):
+    """fn on NumPy operands, the result as device arrays; host arrays refused, as by CuPy."""
+    return _wrap(fn(*_unwrap(args), **_unwrap(kwargs)))
+
+
+class _Namespace(types.ModuleType):
+    """``cupy`` (or ``cupy.lib``...): NumPy's object of the same path, under CuPy's rules."""
+
+    def __init__(self, path, numpy_module, cupy_module):
+        super().__init__(path)
+        self._numpy, self._cupy_module = numpy_module, cupy_module
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if _cupy is not None and not hasattr(self._cupy_module, name):
+            raise AttributeError(f"module '{self.__name__}' has no attribute '{name}' (CuPy "
+                                 f"{_cupy.__version__})")
+        obj = getattr(self._numpy, name)
+        if isinstance(obj, types.ModuleType):
+            obj = _Namespace(f"{self.__name__}.{name}", obj, getattr(self._cupy_module, name,
+                                                                     None))
+        elif isinstance(obj, np.ufunc):
+            obj = _Ufunc(obj)
+        elif callable(obj) and not isinstance(obj, type):
+            obj = _function(obj)
+        setattr(self, name, obj)   # dtypes, scalar types and constants pass as they are
+        return obj
+
+
+def _function(fn):
+    def call(*args, **kwargs):
+        return _call(fn, args, kwargs)
+    call.__name__ = fn.__name__
+    return call
+
+
+# ---- the module itself: NumPy's names, and the ones only CuPy has ----
+module = _Namespace("cupy", np, _cupy)
+module.__version__ = _cupy.__version__ if _cupy is not None else "double"
+module.ndarray = DeviceArray
+
+
+def asarray(a, dtype=None, order=None):
+    """Host to device (a copy); a device array of the same dtype comes back as it is."""
+    if isinstance(a, DeviceArray) and (dtype is None or np.dtype(dtype) == a.dtype) \
+            and order in (None, "K", "A"):
+        return a
+    return array(a, dtype=dtype, order=order or "K")
+
+
+def array(obj, dtype=None, copy=True, order="K", ndmin=0):
+    source = _host(obj) if isinstance(obj, DeviceArray) else obj
+    return np.array(source, dtype=dtype, copy=copy, order=order, ndmin=ndmin).view(DeviceArray)
+
+
+def asnumpy(a):
+    """Device to host."""
+    return np.array(_host(a)) if isinstance(a, DeviceArray) else np.asarray(a)
+
+
+def ascontiguousarray(a, dtype=None):
+    if isinstance(a, DeviceArray) and a.flags.c_contiguous and \
+            (dtype is None or np.dtype(dtype) == a.dtype):
+        return a
+    return _call(np.ascontiguousarray, (a,), {} if dtype is None else {"dtype": dtype})
+
+
+def get_array_module(*arrays):
+    return module if any(isinstance(a, DeviceArray) for a in arrays) else np
+
+
+class Event:
+    """cupy.cuda.Event timed by the host clock: on the double every launch is synchronous."""
+
+    def __init__(self, *args, **kwargs):
+        self.time = None
+
+    def record(self, stream=None):
+        self.time = time.perf_counter()
+
+    def synchronize(self):
+        pass
+
+
+def get_elapsed_time(start, end):
+    return (end.time - start.time) * 1e3   # milliseconds, as CuPy
+
+
+class Device:
+    def __init__(self, device=0):
+        self.id = device
+        self.compute_capability = "90"
+
+    def synchronize(self):
+        pass
+
+
+module.asarray, module.array, module.asnumpy = asarray, array, asnumpy
+module.ascontiguousarray, module.get_array_module = ascontiguousarray, get_array_module
+module.cuda = types.SimpleNamespace(
+    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1,
+                                  getDeviceProperties=lambda i: {"name": b"CuPy double"}),
+    Event=Event, get_elapsed_time=get_elapsed_time, Device=Device)
+_linalg = types.SimpleNamespace(COMPUTE_TYPE_DEFAULT=0, COMPUTE_TYPE_TF32=1,
+                                set_compute_type=lambda dtype, mode: None)
+module._core = types.SimpleNamespace(_routines_linalg=_linalg)
+
+
+def install(monkeypatch):
+    """Put the double where minigan keeps CuPy, for one test (undone by ``monkeypatch``)."""
+    from minigan import backend
+    monkeypatch.setattr(backend, "cupy", module)
