@@ -210,8 +210,7 @@ def shares_memory(a, b):
     return bool(backend.get_array_module(a.data).shares_memory(a.data, b.data))
 
 
-def test_every_grad_is_dense_and_its_own(every_device):
-    device = every_device
+def test_every_grad_is_dense_and_its_own(device):
     a, b = leaf(np.ones((3, 4)), device), leaf(np.ones((3, 4)), device)
     e, W = leaf(np.ones((2, 6)), device), leaf(np.ones((4, 3)), device)
     row = leaf(np.ones((1, 4)), device)
@@ -237,8 +236,7 @@ def test_a_root_gradient_is_not_aliased(gpu):
 
 # ---- dtypes: one TypeError, naming the op, on every device ----
 
-def test_mixed_dtypes_are_refused_alike(every_device):
-    device = every_device
+def test_mixed_dtypes_are_refused_alike(device):
     f32 = minigan.tensor(RNG.standard_normal((4, 3, 5, 5)).astype(np.float32), device=device)
     f64 = minigan.tensor(RNG.uniform(0, 1, (4, 3, 5, 5)), device=device)
     with pytest.raises(TypeError, match="binary_cross_entropy_with_logits: expected input, "
@@ -252,8 +250,7 @@ def test_mixed_dtypes_are_refused_alike(every_device):
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.int64])
-def test_dtypes_without_kernels_are_refused_alike(every_device, dtype):
-    device = every_device
+def test_dtypes_without_kernels_are_refused_alike(device, dtype):
     x = minigan.tensor(np.ones((4, 3, 5, 5), dtype), device=device)
     name = np.dtype(dtype).name
     with pytest.raises(TypeError, match=f"leaky_relu: dtype {name} is not supported"):
@@ -266,8 +263,7 @@ def test_dtypes_without_kernels_are_refused_alike(every_device, dtype):
         F.conv2d(x, minigan.tensor(np.ones((2, 3, 3, 3), dtype), device=device))
 
 
-def test_adam_refuses_a_parameter_it_has_no_kernel_for(every_device):
-    device = every_device
+def test_adam_refuses_a_parameter_it_has_no_kernel_for(device):
     p = nn.Parameter(minigan.tensor(np.ones(3, np.float16), device=device))
     p.grad = minigan.tensor(np.ones(3, np.float16), device=device)
     with pytest.raises(TypeError, match="Adam: dtype float16 is not supported"):

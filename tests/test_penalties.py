@@ -71,8 +71,10 @@ def test_gradgradcheck_of_the_models_input_gradient(device, make, shape):
     D = make().double().to(device)
     for p in D.parameters():   # DCGAN's N(0, 0.02) leaves gradients too small for a relative check
         p.data *= 25
-    x = minigan.tensor(RNG.standard_normal(shape), device=device, requires_grad=True)
-    assert gradgradcheck(D, [x])
+    # NOTE: its own generator, so every device sees the same x: a rare x puts a LeakyReLU kink
+    # within the finite-difference step, and which x a shared generator gives depends on order
+    x = np.random.default_rng(11).standard_normal(shape)
+    assert gradgradcheck(D, [minigan.tensor(x, device=device, requires_grad=True)])
 
 
 # ---- closed forms for a linear critic ----

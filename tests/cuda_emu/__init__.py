@@ -41,7 +41,7 @@ def build(folder):
     with open(src, "w") as f:
         f.write("\n".join(lines) + "\n")
     lib = os.path.join(folder, "libcuda_emu.so")
-    subprocess.run([compiler, "-std=c++20", "-O1", "-shared", "-fPIC", "-pthread",
+    subprocess.run([compiler, "-std=c++17", "-O1", "-shared", "-fPIC",
                     "-I", HERE, "-o", lib, src], check=True, capture_output=True, text=True)
     return lib
 

@@ -1,15 +1,19 @@
 // A CPU emulator for our CUDA kernels, so their logic is tested on machines without a GPU.
 //
-// Each block runs in turn; inside a block every CUDA thread is a std::thread, and
-// __syncthreads() is a std::barrier across them. __shared__ arrays become function-local
-// statics, shared by the threads of the running block (blocks never overlap). This checks
-// indexing and arithmetic, not GPU timing, memory coalescing or races between blocks.
-// Kernels that never call __syncthreads run their threads one after another (much faster).
+// Each block runs in turn. Inside a block every CUDA thread is a fiber (a ucontext with a
+// stack of its own) on one OS thread, and __syncthreads() hands control back to the
+// scheduler, which runs the next fiber up to its barrier: a round over all threads is one
+// barrier phase, as on the GPU. __shared__ arrays become function-local statics, shared by
+// the threads of the running block (blocks never overlap). This checks indexing, arithmetic
+// and barrier placement, not GPU timing, memory coalescing or races between blocks.
+// Kernels that never call __syncthreads run their threads one after another (faster still).
 #pragma once
-#include <barrier>
+#include <ucontext.h>
+
 #include <cmath>
 #include <cstddef>
-#include <thread>
+#include <functional>
+#include <memory>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -27,9 +31,22 @@ struct dim3 {
 
 inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
-inline std::barrier<>* emu_barrier = nullptr;
 
-inline void __syncthreads() { emu_barrier->arrive_and_wait(); }
+struct EmuFiber {
+    ucontext_t context;
+    std::unique_ptr<char[]> stack{new char[1 << 16]};   // 64 KiB, kept from launch to launch
+    bool done = false;
+};
+inline thread_local ucontext_t emu_scheduler;
+inline thread_local EmuFiber* emu_running = nullptr;
+inline thread_local std::function<void()> emu_body;
+
+inline void __syncthreads() { swapcontext(&emu_running->context, &emu_scheduler); }
+
+inline void emu_fiber_main() {
+    emu_body();
+    emu_running->done = true;   // then uc_link returns to the scheduler
+}
 
 #define __global__
 #define __device__
@@ -42,25 +59,41 @@ void emu_call_with(void (*kernel)(A...), void** args, std::index_sequence<I...>)
     kernel(*reinterpret_cast<std::remove_reference_t<A>*>(args[I])...);
 }
 
+inline dim3 emu_thread_index(unsigned t, dim3 block) {
+    return dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+}
+
 // args follows cuLaunchKernel: args[i] points at the value of the i-th parameter
 template <typename... A>
 void emu_launch(void (*kernel)(A...), dim3 grid, dim3 block, void** args) {
     gridDim = grid;
     blockDim = block;
-    const unsigned threads = block.x * block.y * block.z;
+    static thread_local std::vector<EmuFiber> fibers;
+    fibers.resize(block.x * block.y * block.z);
+    emu_body = [&] { emu_call_with(kernel, args, std::index_sequence_for<A...>{}); };
     for (unsigned bz = 0; bz < grid.z; ++bz)
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
-                std::barrier<> barrier(threads);
-                emu_barrier = &barrier;
-                std::vector<std::thread> pool;
-                for (unsigned t = 0; t < threads; ++t)
-                    pool.emplace_back([&, t] {
-                        blockIdx = dim3(bx, by, bz);
-                        threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
-                        emu_call_with(kernel, args, std::index_sequence_for<A...>{});
-                    });
-                for (auto& th : pool) th.join();
+                blockIdx = dim3(bx, by, bz);
+                for (auto& f : fibers) {
+                    f.done = false;
+                    getcontext(&f.context);
+                    f.context.uc_stack.ss_sp = f.stack.get();
+                    f.context.uc_stack.ss_size = 1 << 16;
+                    f.context.uc_link = &emu_scheduler;
+                    makecontext(&f.context, emu_fiber_main, 0);
+                }
+                // one round per barrier phase: each thread runs to its next __syncthreads
+                for (bool running = true; running;) {
+                    running = false;
+                    for (unsigned t = 0; t < fibers.size(); ++t) {
+                        if (fibers[t].done) continue;
+                        threadIdx = emu_thread_index(t, block);
+                        emu_running = &fibers[t];
+                        swapcontext(&emu_scheduler, &fibers[t].context);
+                        running = running || !fibers[t].done;
+                    }
+                }
             }
 }
 
@@ -74,7 +107,7 @@ void emu_launch_sequential(void (*kernel)(A...), dim3 grid, dim3 block, void** a
             for (unsigned bx = 0; bx < grid.x; ++bx)
                 for (unsigned t = 0; t < block.x * block.y * block.z; ++t) {
                     blockIdx = dim3(bx, by, bz);
-                    threadIdx = dim3(t % block.x, (t / block.x) % block.y, t / (block.x * block.y));
+                    threadIdx = emu_thread_index(t, block);
                     emu_call_with(kernel, args, std::index_sequence_for<A...>{});
                 }
 }
