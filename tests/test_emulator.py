@@ -1,0 +1,67 @@
+"""The emulated GPU itself: it must refuse what CuPy refuses, or its passing tests prove nothing.
+
+The emulated device (tests/cuda_emu) is NumPy memory behind a CuPy double; these tests
+hold the double to CuPy's rules, each one a way the GPU path once passed on the CPU and
+would have failed on a GPU.
+"""
+import numpy as np
+import pytest
+
+import minigan
+from cuda_emu import cupy_double
+
+xp = cupy_double.module
+
+
+@pytest.fixture
+def emulated(monkeypatch, emulator_lib):
+    import cuda_emu
+    cuda_emu.install(monkeypatch, emulator_lib)
+    return "cuda"
+
+
+def test_device_arrays_have_only_cupys_attributes(emulated):
+    a = minigan.zeros(2, 3, device=emulated).data
+    assert isinstance(a, xp.ndarray) and a.flags.c_contiguous and not a.T.flags.c_contiguous
+    for numpy_only in ("ctypes", "tostring", "itemset", "setflags", "newbyteorder"):
+        with pytest.raises(AttributeError, match="'cupy.ndarray' object has no attribute"):
+            getattr(a, numpy_only)
+    with pytest.raises(AttributeError):   # what the engine once read to decide on copies
+        a.flags.writeable
+    assert isinstance(a.data.ptr, int)    # a MemoryPointer, not a buffer
+
+
+def test_host_arrays_do_not_mix_into_device_math(emulated):
+    a, host = minigan.ones(3, device=emulated).data, np.ones(3)
+    for mixed in (lambda: a + host, lambda: xp.maximum(a, host), lambda: xp.matmul(host, a),
+                  lambda: xp.concatenate([a, host])):
+        with pytest.raises(TypeError, match="Unsupported type"):
+            mixed()
+    assert isinstance(xp.asarray(host) + a, xp.ndarray)   # moved first: fine, as in CuPy
+
+
+def test_reductions_and_integer_indexing_stay_on_the_device(emulated):
+    a = minigan.tensor([[1.0, 2.0], [3.0, 4.0]], device=emulated).data
+    for value in (a.sum(), a.max(), a[1, 0], xp.sum(a)):
+        assert isinstance(value, xp.ndarray) and value.shape == ()
+    assert float(a.sum()) == 10.0
+
+
+def test_a_device_array_stays_on_the_device(emulated):
+    # what test_adam_kernel once did: a device array wrapped again is still on the device
+    t = minigan.tensor(minigan.zeros(3, device=emulated).data)
+    assert t.device == "cuda"
+    with pytest.raises(TypeError, match="cannot convert a cuda tensor to numpy"):
+        t.numpy()
+    np.testing.assert_array_equal(t.cpu().numpy(), np.zeros(3, np.float32))
+
+
+def test_names_the_installed_cupy_lacks_are_refused():
+    cupy = pytest.importorskip("cupy")
+    assert cupy_double.NDARRAY_ATTRIBUTES <= set(dir(cupy.ndarray))
+    numpy_only = [n for n in dir(np) if not n.startswith("_") and callable(getattr(np, n))
+                  and not isinstance(getattr(np, n), type) and not hasattr(cupy, n)]
+    assert numpy_only, "every NumPy function is in CuPy: pick another check"
+    with pytest.raises(AttributeError, match="has no attribute"):
+        getattr(xp, numpy_only[0])
+    assert xp.put_along_axis is not None   # in CuPy since 14.0, which the extras ask for
