@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 
 import minigan
+from helpers import GPUS
 from minigan.data import write_idx
 from minigan.models import Classifier
 from minigan.models.classifier import save_classifier
@@ -44,7 +45,7 @@ def train(*args, cwd, **extra_env):
 
 def params(path):
     """Every array of a checkpoint's models and optimizers, by a path-like name."""
-    ckpt = minigan.load(path)
+    ckpt = minigan.load(path, map_location="cpu")   # a GPU run's too
     found = {}
 
     def walk(node, name):
@@ -193,6 +194,38 @@ def test_resume_is_exact(tmp_path, classifier):
     # At the total already: nothing to do.
     again = train("--resume", "auto", "--out", "two", "--device", "cpu", cwd=tmp_path)
     assert again.returncode == 0 and "nothing to do" in again.stdout
+
+
+def test_a_gpu_run_resumes_exactly_and_follows_the_cpu(gpu_kind, tmp_path, emulator_lib):
+    """--device cuda, on the emulated GPU (tests/cuda_emu) and on a real one where present:
+    models moved to the device, kernels, checkpoints of device arrays and a resume. 4 steps
+    equal 2, a resume and 2 more, bit for bit, and stay within rounding of the CPU run."""
+    def on_gpu(*args):
+        prefix = ["-m", "cuda_emu"] if gpu_kind == "emulated" else []
+        result = subprocess.run([sys.executable, *prefix, str(TRAIN), *map(str, args)],
+                                capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                                env=env(CUDA_EMU_LIB=emulator_lib, PYTHONPATH=os.pathsep.join(
+                                    [str(ROOT / "tests"), str(ROOT)])))
+        assert result.returncode == 0, result.stdout + result.stderr
+        return result
+    common = [a if a != "cpu" else "cuda" for a in TINY] + ["--sample-every", "0",
+                                                             "--checkpoint-every", "2"]
+    assert "on cuda: 4 steps" in on_gpu(*common, "--steps", "4", "--out", "one").stdout
+    on_gpu(*common, "--steps", "2", "--out", "two")
+    on_gpu("--resume", "auto", "--steps", "4", "--out", "two", "--device", "cuda")
+    cpu = train(*TINY, "--sample-every", "0", "--steps", "4", "--out", "cpu", cwd=tmp_path)
+    assert cpu.returncode == 0, cpu.stderr
+    a, b, c = (params(tmp_path / f"{out}/checkpoint-0000004.npz") for out in ("one", "two", "cpu"))
+    assert a.keys() == b.keys() == c.keys() and len(a) > 40
+    for name in a:
+        assert np.array_equal(a[name], b[name]), name
+        if isinstance(a[name], np.ndarray) and a[name].dtype.kind == "f":
+            np.testing.assert_allclose(a[name], c[name], rtol=1e-3, atol=1e-5, err_msg=name)
+
+
+@pytest.fixture(params=GPUS)
+def gpu_kind(request):
+    return request.param
 
 
 def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tmp_path):
