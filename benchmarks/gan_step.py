@@ -8,7 +8,10 @@ logits, Adam lr 2e-4, betas (0.5, 0.999)) — the step of ../shared/anchors.md.
     python benchmarks/gan_step.py --case dcgan28 --batch 64
 
 Prints the median over --repeats timed runs for each library and the ratio
-minigan / PyTorch, with the CPU or GPU named.
+minigan / PyTorch, with the CPU or GPU named. On a GPU each library's step is
+timed three ways: to the end of its GPU work (the ratio uses this), the host time
+until the step's Python returns, and the GPU time between CUDA events recorded
+around it; a host time near the total says the step is bound by the launches.
 """
 import argparse
 import os
@@ -21,7 +24,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 import minigan  # noqa: E402
 import minigan.functional as F  # noqa: E402
-from minigan import models  # noqa: E402
+from minigan import backend, models  # noqa: E402
 
 CASES = {"mlp-gan": dict(batch=64), "dcgan28": dict(batch=64), "dcgan64": dict(batch=128)}
 
@@ -35,6 +38,28 @@ def cpu_name():
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def device_name(device):
+    """The GPU's name, or the CPU's and its core count."""
+    if device == "cuda":
+        name = backend.cupy.cuda.runtime.getDeviceProperties(0)["name"]
+        return name.decode() if isinstance(name, bytes) else name
+    return f"{cpu_name()}, {os.cpu_count()} cores"
+
+
+class Events:
+    """CUDA events of one library: ``new()`` makes one, ``elapsed_ms(a, b)`` reads a pair."""
+
+    def __init__(self, new, elapsed_ms):
+        self.new, self.elapsed_ms = new, elapsed_ms
+
+
+def minigan_events(device):
+    if device != "cuda":
+        return None
+    cuda = backend.cupy.cuda
+    return Events(cuda.Event, cuda.get_elapsed_time)
 
 
 def build_minigan(case):
@@ -75,9 +100,15 @@ def minigan_step_fn(case, batch, device):
 
     def sync():
         if device == "cuda":
-            import cupy
-            cupy.cuda.runtime.deviceSynchronize()
-    return step, sync
+            backend.cupy.cuda.runtime.deviceSynchronize()
+    return step, sync, minigan_events(device)
+
+
+def torch_events(device):
+    if device != "cuda":
+        return None
+    import torch
+    return Events(lambda: torch.cuda.Event(enable_timing=True), lambda a, b: a.elapsed_time(b))
 
 
 def torch_step_fn(case, batch, device):
@@ -142,17 +173,54 @@ def torch_step_fn(case, batch, device):
     def sync():
         if device == "cuda":
             torch.cuda.synchronize()
-    return step, sync
+    return step, sync, torch_events(device)
 
 
-def _timed(step, sync, repeats):
-    times = []
+def _timed(step, sync, events, repeats):
+    """(total, host, GPU) ms of each of ``repeats`` steps: total until the step's GPU work has
+    ended, host until its Python returns, GPU between CUDA events around it (None on a CPU)."""
+    rows = []
     for _ in range(repeats):
+        if events:
+            start, end = events.new(), events.new()
+            start.record()
         t0 = time.perf_counter()
         step()
+        t1 = time.perf_counter()
+        if events:
+            end.record()
         sync()
-        times.append(time.perf_counter() - t0)
-    return times
+        t2 = time.perf_counter()
+        rows.append(((t2 - t0) * 1e3, (t1 - t0) * 1e3,
+                     events.elapsed_ms(start, end) if events else None))
+    return rows
+
+
+def medians(rows):
+    """Median total, host and GPU ms of ``rows`` from ``_timed``."""
+    return tuple(None if col[0] is None else statistics.median(col) for col in zip(*rows))
+
+
+def measure(contenders, warmup, repeats, rounds):
+    """{name: (total, host, GPU) median ms} of contenders {name: (step, sync, events)}.
+
+    The libraries take turns, ``rounds`` times ``repeats`` steps each, so that a busy
+    machine slows both alike; the medians are over all timed steps.
+    """
+    rows = {name: [] for name in contenders}
+    for contender in contenders.values():
+        _timed(*contender, warmup)
+    for _ in range(rounds):
+        for name, contender in contenders.items():
+            rows[name] += _timed(*contender, repeats)
+    return {name: medians(r) for name, r in rows.items()}
+
+
+def gpu_columns(timing):
+    """' host h GPU g' for a GPU timing, '' on a CPU."""
+    if timing is None or timing[2] is None:
+        return ""
+    return f" (host {timing[1]:6.1f}, GPU {timing[2]:6.1f})"
 
 
 def peak_memory_mb(step):
@@ -165,37 +233,27 @@ def peak_memory_mb(step):
     return peak / 2**20
 
 
-def time_step(step, sync, warmup, repeats):
-    """Median ms of ``repeats`` steps after ``warmup`` untimed ones."""
-    _timed(step, sync, warmup)
-    return statistics.median(_timed(step, sync, repeats)) * 1000
+def use_torch(device, threads=None):
+    """PyTorch set up as in ../shared/anchors.md (fp32, TF32 off), or None if absent."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if device == "cpu" and threads:
+        torch.set_num_threads(threads)
+    torch.backends.cudnn.benchmark = True
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    return torch
 
 
 def run_case(case, batch, device, warmup=3, repeats=10, threads=None, rounds=3):
-    """Median ms/step for minigan and PyTorch (None where PyTorch is not installed).
-
-    The two libraries take turns, ``rounds`` times ``repeats`` steps each, so that a
-    busy machine slows both alike; the median is over all timed steps.
-    """
-    contenders = [minigan_step_fn(case, batch, device)]
-    try:
-        import torch
-        if device == "cpu" and threads:
-            torch.set_num_threads(threads)
-        torch.backends.cudnn.benchmark = True
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        contenders.append(torch_step_fn(case, batch, device))
-    except ImportError:
-        pass
-    times = [[] for _ in contenders]
-    for step, sync in contenders:
-        _timed(step, sync, warmup)
-    for _ in range(rounds):
-        for (step, sync), bucket in zip(contenders, times):
-            bucket += _timed(step, sync, repeats)
-    medians = [statistics.median(t) * 1000 for t in times]
-    return medians[0], (medians[1] if len(medians) > 1 else None)
+    """(total, host, GPU) median ms/step for minigan and for PyTorch (None if absent)."""
+    contenders = {"minigan": minigan_step_fn(case, batch, device)}
+    if use_torch(device, threads):
+        contenders["torch"] = torch_step_fn(case, batch, device)
+    timings = measure(contenders, warmup, repeats, rounds)
+    return timings["minigan"], timings.get("torch")
 
 
 def main():
@@ -210,28 +268,24 @@ def main():
     parser.add_argument("--rounds", type=int, default=3,
                         help="the libraries take turns this many times (default 3)")
     args = parser.parse_args()
-    if args.device == "cuda":
-        import cupy
-        props = cupy.cuda.runtime.getDeviceProperties(0)
-        where = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    else:
-        where = f"{cpu_name()}, {os.cpu_count()} cores"
-    print(f"device: {args.device} ({where}); median of {args.rounds}x{args.repeats} steps "
+    print(f"device: {args.device} ({device_name(args.device)}); median of {args.rounds}x{args.repeats} steps "
           f"(libraries taking turns) after {args.warmup} warm-up; load average "
           f"{os.getloadavg()[0]:.1f}")
-    print(f"{'case':<10} {'batch':>5} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>6}"
-          + ("  minigan peak MB" if args.device == "cpu" else ""))
+    gpu = "  (host, GPU by CUDA events)" if args.device == "cuda" else ""
+    print(f"{'case':<10} {'batch':>5} {'minigan ms':>11}{gpu} {'PyTorch ms':>11}{gpu} "
+          f"{'ratio':>6}" + ("  minigan peak MB" if args.device == "cpu" else ""))
     per_case = dict(item.split("=") for item in args.batch_for)
     for case in args.case:
         batch = int(per_case.get(case, 0)) or args.batch or CASES[case]["batch"]
         ours, theirs = run_case(case, batch, args.device, args.warmup, args.repeats,
                                 threads=os.cpu_count(), rounds=args.rounds)
-        ratio = f"{ours / theirs:6.2f}" if theirs else "   n/a"
-        theirs_s = f"{theirs:11.1f}" if theirs else "   (absent)"
+        ratio = f"{ours[0] / theirs[0]:6.2f}" if theirs else "   n/a"
+        theirs_s = f"{theirs[0]:11.1f}{gpu_columns(theirs)}" if theirs else "   (absent)"
         memory = ""
         if args.device == "cpu":   # after the timing: tracing slows the step it watches
             memory = f"  {peak_memory_mb(minigan_step_fn(case, batch, 'cpu')[0]):15.1f}"
-        print(f"{case:<10} {batch:>5} {ours:11.1f} {theirs_s} {ratio}{memory}")
+        print(f"{case:<10} {batch:>5} {ours[0]:11.1f}{gpu_columns(ours)} {theirs_s} {ratio}"
+              f"{memory}", flush=True)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ load average: on a shared machine quote the ratio, not the times.
 """
 import argparse
 import os
-import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,8 +48,9 @@ if ARGS is not None and ARGS.threads:
         os.environ[var] = str(ARGS.threads)
 
 import minigan  # noqa: E402
-from gan_step import cpu_name, time_step  # noqa: E402
-from minigan import models  # noqa: E402
+from gan_step import (device_name, gpu_columns, measure, minigan_events, torch_events,  # noqa: E402
+                      use_torch)
+from minigan import backend, models  # noqa: E402
 from minigan.penalties import gradient_penalty  # noqa: E402
 
 LAMBDA, LR, BETAS = 10.0, 1e-4, (0.0, 0.9)
@@ -76,9 +76,8 @@ def minigan_step_fn(case, batch, device):
 
     def sync():
         if device == "cuda":
-            import cupy
-            cupy.cuda.runtime.deviceSynchronize()
-    return step, sync
+            backend.cupy.cuda.runtime.deviceSynchronize()
+    return step, sync, minigan_events(device)
 
 
 def torch_critic(case):
@@ -122,57 +121,37 @@ def torch_step_fn(case, batch, device):
     def sync():
         if device == "cuda":
             torch.cuda.synchronize()
-    return step, sync
+    return step, sync, torch_events(device)
 
 
 def run_case(case, batch, device, warmup=3, repeats=10, threads=None, only=None, rounds=3):
-    """Median ms/step for minigan and PyTorch (None where one is skipped or absent).
-
-    As in gan_step.py the two libraries take turns, ``rounds`` times ``repeats`` steps
-    each, so that a busy machine slows both alike; the median is over all timed steps.
-    """
+    """(total, host, GPU) median ms/step for minigan and PyTorch (None if skipped or absent);
+    as in gan_step.py the two libraries take turns, ``rounds`` times ``repeats`` steps each."""
     contenders = {}
     if only != "torch":
         contenders["minigan"] = minigan_step_fn(case, batch, device)
-    if only != "minigan":
-        try:
-            import torch
-            if device == "cpu":
-                torch.set_num_threads(threads or os.cpu_count())
-            torch.backends.cudnn.benchmark = True
-            torch.backends.cuda.matmul.allow_tf32 = False
-            torch.backends.cudnn.allow_tf32 = False
-            contenders["torch"] = torch_step_fn(case, batch, device)
-        except ImportError:
-            pass
-    times = {name: [] for name in contenders}
-    for step, sync in contenders.values():
-        time_step(step, sync, warmup, 1)
-    for _ in range(rounds):
-        for name, (step, sync) in contenders.items():
-            times[name] += [time_step(step, sync, 0, 1) for _ in range(repeats)]
-    medians = {name: statistics.median(t) for name, t in times.items()}
-    return medians.get("minigan"), medians.get("torch")
+    if only != "minigan" and use_torch(device, threads or os.cpu_count()):
+        contenders["torch"] = torch_step_fn(case, batch, device)
+    timings = measure(contenders, warmup, repeats, rounds)
+    return timings.get("minigan"), timings.get("torch")
 
 
 def main(args):
-    if args.device == "cuda":
-        import cupy
-        props = cupy.cuda.runtime.getDeviceProperties(0)
-        where = props["name"].decode() if isinstance(props["name"], bytes) else props["name"]
-    else:
-        where = (f"{cpu_name()}, {os.cpu_count()} cores, "
-                 f"{args.threads or os.cpu_count()} threads per library")
+    where = device_name(args.device)
+    if args.device == "cpu":
+        where += f", {args.threads or os.cpu_count()} threads per library"
     print(f"device: {args.device} ({where}); WGAN-GP critic step (λ = {LAMBDA:g}, Adam); "
           f"median of {args.rounds}x{args.repeats} steps (libraries taking turns) after "
           f"{args.warmup} warm-up; load average {os.getloadavg()[0]:.1f}")
-    print(f"{'case':<8} {'batch':>5} {'minigan ms':>11} {'PyTorch ms':>11} {'ratio':>6}")
+    gpu = "  (host, GPU by CUDA events)" if args.device == "cuda" else ""
+    print(f"{'case':<8} {'batch':>5} {'minigan ms':>11}{gpu} {'PyTorch ms':>11}{gpu} "
+          f"{'ratio':>6}")
     for case in args.case:
         ours, theirs = run_case(case, args.batch, args.device, args.warmup, args.repeats,
                                 args.threads, args.only, args.rounds)
-        ratio = f"{ours / theirs:6.2f}" if ours and theirs else "   n/a"
-        ours_s = f"{ours:11.1f}" if ours else "          -"
-        theirs_s = f"{theirs:11.1f}" if theirs else "          -"
+        ratio = f"{ours[0] / theirs[0]:6.2f}" if ours and theirs else "   n/a"
+        ours_s = f"{ours[0]:11.1f}{gpu_columns(ours)}" if ours else "          -"
+        theirs_s = f"{theirs[0]:11.1f}{gpu_columns(theirs)}" if theirs else "          -"
         print(f"{case:<8} {args.batch:>5} {ours_s} {theirs_s} {ratio}", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 

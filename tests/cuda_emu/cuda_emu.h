@@ -1,8 +1,7 @@
 // A CPU emulator for our CUDA kernels, so their logic is tested on machines without a GPU.
 //
-// Each block runs in turn. Inside a block every CUDA thread is a fiber (a ucontext with a
-// stack of its own) on one OS thread, and __syncthreads() hands control back to the
-// scheduler, which runs the next fiber up to its barrier: a round over all threads is one
+// Each block runs in turn. Inside a block every CUDA thread is a fiber (a stack of its own)
+// on one OS thread, and __syncthreads() hands control back to the scheduler, which runs the next fiber up to its barrier: a round over all threads is one
 // barrier phase, as on the GPU. __shared__ arrays become function-local statics, shared by
 // the threads of the running block (blocks never overlap). This checks indexing, arithmetic
 // and barrier placement, not GPU timing, memory coalescing or races between blocks.
@@ -12,6 +11,7 @@
 
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <type_traits>
@@ -32,21 +32,93 @@ struct dim3 {
 inline thread_local dim3 threadIdx, blockIdx;
 inline dim3 blockDim, gridDim;
 
+// ---- fibers: one stack per CUDA thread of the running block ----
+// On x86-64 a switch saves the six registers a function call must keep and swaps stack
+// pointers (a few nanoseconds); elsewhere (or with -DEMU_UCONTEXT) ucontext does it, with a
+// system call per switch.
+constexpr std::size_t EMU_STACK = 1 << 16;   // 64 KiB, kept from launch to launch
+
 struct EmuFiber {
-    ucontext_t context;
-    std::unique_ptr<char[]> stack{new char[1 << 16]};   // 64 KiB, kept from launch to launch
+    std::unique_ptr<char[]> stack{new char[EMU_STACK]};
     bool done = false;
+#if defined(__x86_64__) && !defined(EMU_UCONTEXT)
+    void* sp = nullptr;
+#else
+    ucontext_t context;
+#endif
 };
-inline thread_local ucontext_t emu_scheduler;
 inline thread_local EmuFiber* emu_running = nullptr;
 inline thread_local std::function<void()> emu_body;
 
-inline void __syncthreads() { swapcontext(&emu_running->context, &emu_scheduler); }
+#if defined(__x86_64__) && !defined(EMU_UCONTEXT)
+extern "C" void emu_switch(void** save_sp, void* load_sp);
+asm(R"(
+    .text
+    .globl emu_switch
+    .type emu_switch, @function
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size emu_switch, .-emu_switch
+)");
+inline thread_local void* emu_scheduler_sp = nullptr;
+
+inline void emu_yield() { emu_switch(&emu_running->sp, emu_scheduler_sp); }
+
+inline void emu_fiber_main() {
+    emu_body();
+    emu_running->done = true;
+    emu_yield();   // never resumed
+}
+
+inline void emu_start(EmuFiber& f) {
+    // the stack as emu_switch leaves it: six saved registers, then the address it returns to
+    auto top = reinterpret_cast<std::uintptr_t>(f.stack.get() + EMU_STACK) & ~std::uintptr_t(15);
+    void** sp = reinterpret_cast<void**>(top);
+    *--sp = nullptr;                                    // emu_fiber_main's own return address
+    *--sp = reinterpret_cast<void*>(&emu_fiber_main);   // where emu_switch's ret goes
+    for (int r = 0; r < 6; ++r) *--sp = nullptr;
+    f.sp = sp;
+    f.done = false;
+}
+
+inline void emu_resume(EmuFiber& f) { emu_switch(&emu_scheduler_sp, f.sp); }
+#else
+inline thread_local ucontext_t emu_scheduler;
+
+inline void emu_yield() { swapcontext(&emu_running->context, &emu_scheduler); }
 
 inline void emu_fiber_main() {
     emu_body();
     emu_running->done = true;   // then uc_link returns to the scheduler
 }
+
+inline void emu_start(EmuFiber& f) {
+    getcontext(&f.context);
+    f.context.uc_stack.ss_sp = f.stack.get();
+    f.context.uc_stack.ss_size = EMU_STACK;
+    f.context.uc_link = &emu_scheduler;
+    makecontext(&f.context, emu_fiber_main, 0);
+    f.done = false;
+}
+
+inline void emu_resume(EmuFiber& f) { swapcontext(&emu_scheduler, &f.context); }
+#endif
+
+inline void __syncthreads() { emu_yield(); }
 
 #define __global__
 #define __device__
@@ -75,14 +147,7 @@ void emu_launch(void (*kernel)(A...), dim3 grid, dim3 block, void** args) {
         for (unsigned by = 0; by < grid.y; ++by)
             for (unsigned bx = 0; bx < grid.x; ++bx) {
                 blockIdx = dim3(bx, by, bz);
-                for (auto& f : fibers) {
-                    f.done = false;
-                    getcontext(&f.context);
-                    f.context.uc_stack.ss_sp = f.stack.get();
-                    f.context.uc_stack.ss_size = 1 << 16;
-                    f.context.uc_link = &emu_scheduler;
-                    makecontext(&f.context, emu_fiber_main, 0);
-                }
+                for (auto& f : fibers) emu_start(f);
                 // one round per barrier phase: each thread runs to its next __syncthreads
                 for (bool running = true; running;) {
                     running = false;
@@ -90,7 +155,7 @@ void emu_launch(void (*kernel)(A...), dim3 grid, dim3 block, void** args) {
                         if (fibers[t].done) continue;
                         threadIdx = emu_thread_index(t, block);
                         emu_running = &fibers[t];
-                        swapcontext(&emu_scheduler, &fibers[t].context);
+                        emu_resume(fibers[t]);
                         running = running || !fibers[t].done;
                     }
                 }

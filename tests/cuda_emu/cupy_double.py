@@ -300,7 +300,7 @@ class Device:
 module.asarray, module.array, module.asnumpy = asarray, array, asnumpy
 module.ascontiguousarray, module.get_array_module = ascontiguousarray, get_array_module
 module.cuda = types.SimpleNamespace(
-    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1,
+    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None,
                                   getDeviceProperties=lambda i: {"name": b"CuPy double"}),
     Event=Event, get_elapsed_time=get_elapsed_time, Device=Device)
 _linalg = types.SimpleNamespace(COMPUTE_TYPE_DEFAULT=0, COMPUTE_TYPE_TF32=1,
