@@ -196,15 +196,18 @@ def test_resume_is_exact(tmp_path, classifier):
     assert again.returncode == 0 and "nothing to do" in again.stdout
 
 
-def test_a_gpu_run_resumes_exactly_and_follows_the_cpu(gpu_kind, tmp_path, emulator_lib):
+def test_a_gpu_run_resumes_exactly_and_follows_the_cpu(gpu_kind, tmp_path, request):
     """--device cuda, on the emulated GPU (tests/cuda_emu) and on a real one where present:
     models moved to the device, kernels, checkpoints of device arrays and a resume. 4 steps
     equal 2, a resume and 2 more, bit for bit, and stay within rounding of the CPU run."""
+    emulated = gpu_kind == "emulated"
+    lib = request.getfixturevalue("emulator_lib") if emulated else ""
+
     def on_gpu(*args):
-        prefix = ["-m", "cuda_emu"] if gpu_kind == "emulated" else []
+        prefix = ["-m", "cuda_emu"] if emulated else []
         result = subprocess.run([sys.executable, *prefix, str(TRAIN), *map(str, args)],
                                 capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                                env=env(CUDA_EMU_LIB=emulator_lib, PYTHONPATH=os.pathsep.join(
+                                env=env(CUDA_EMU_LIB=lib, PYTHONPATH=os.pathsep.join(
                                     [str(ROOT / "tests"), str(ROOT)])))
         assert result.returncode == 0, result.stdout + result.stderr
         return result

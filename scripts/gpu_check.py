@@ -1,0 +1,338 @@
+"""The GPU check: the whole GPU path on a real GPU, each part time-bounded, in under 540 s.
+
+    python3 scripts/gpu_check.py              # on a machine with a GPU, from the source tree
+    python scripts/gpu_check.py --emulated    # the same parts at toy sizes, emulated GPU
+
+Parts, each a subprocess with a time limit of its own (a part is skipped, not started,
+when the budget left is shorter than its limit):
+  tests      every test marked gpu: the device-parametrized tests and the kernels on the GPU
+  step       CPU against GPU, same seed: one dcgan64 training step at batch 128 (its losses,
+             every gradient, the BatchNorm statistics); then the GPU step again, bit for bit
+  penalties  CPU against GPU: a WGAN-GP critic step and an R1 step, losses and gradients
+  train      train_dcgan.py --device cuda --dataset synthetic: 30 steps, --resume to 60, bit
+             for bit a straight 60-step run; a second straight run, bit for bit the first
+  race       benchmarks/gan_step.py and wgan_gp_step.py on the GPU against PyTorch: total,
+             host and CUDA-event GPU time per step
+
+The full log goes to $OUT/gpu_check.log (or --out), the table to $OUT/gpu_check.json and
+to the screen. --emulated runs every part on the CPU through tests/cuda_emu (the CuPy
+double and our kernels on the emulator): it proves the script, not the GPU.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+# Real sizes, and the toy sizes of an --emulated dry run.
+SIZES = {
+    False: dict(step=("dcgan64", 128, 64), penalty=(64, 64, 64), train_steps=(30, 60),
+                train=["--limit", "4096"], race_gan=["--case", "mlp-gan", "dcgan28", "dcgan64",
+                                                     "--batch-for", "mlp-gan=64", "dcgan28=128",
+                                                     "dcgan64=128", "--repeats", "10"],
+                race_wgan=["--case", "wgan28", "wgan64", "--batch", "64", "--repeats", "10"]),
+    True: dict(step=("dcgan28", 4, 4), penalty=(28, 4, 4), train_steps=(2, 4),
+               train=["--limit", "64", "--ngf", "8", "--ndf", "8", "--batch-size", "8"],
+               race_gan=["--case", "dcgan28", "--batch", "4", "--repeats", "2", "--rounds", "1",
+                         "--warmup", "1"],
+               race_wgan=["--case", "wgan28", "--batch", "4", "--repeats", "2", "--rounds", "1",
+                          "--warmup", "1"]),
+}
+LIMITS = dict(tests=170, step=60, penalties=45, train=120, race=120)   # seconds; sum 515
+TOLERANCE = 1e-3   # max |GPU - CPU| / max |CPU| of each array, fp32 with TF32 off
+
+
+# ---- the parts that run in a child of this script ----
+
+def arrays_of(prefix, tensors):
+    return {f"{prefix}{name}": t.cpu().numpy().copy() for name, t in tensors}
+
+
+def gan_step_arrays(case, batch, width, device):
+    """One DCGAN step from seed 0: its losses, D's gradients (from loss_D), G's (from loss_G,
+    after D's update) and every BatchNorm statistic, by name."""
+    import minigan
+    import minigan.functional as F
+    from minigan.models import DCGANDiscriminator, DCGANGenerator
+    minigan.manual_seed(0)
+    size = 28 if case == "dcgan28" else 64
+    G = DCGANGenerator(size, ngf=width).to(device)
+    D = DCGANDiscriminator(size, ndf=width).to(device)
+    opt_G = minigan.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_D = minigan.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = minigan.rand(batch, 1 if size == 28 else 3, size, size, device=device) * 2 - 1
+    ones, zeros = minigan.ones(batch, 1, device=device), minigan.zeros(batch, 1, device=device)
+    fake = G(minigan.randn(batch, 100, device=device))
+    loss_D = (F.binary_cross_entropy_with_logits(D(real), ones)
+              + F.binary_cross_entropy_with_logits(D(fake.detach()), zeros))
+    loss_D.backward()
+    out = arrays_of("D.grad.", ((n, p.grad) for n, p in D.named_parameters()))
+    opt_D.step()
+    loss_G = F.binary_cross_entropy_with_logits(D(fake), ones)
+    loss_G.backward()
+    opt_G.step()
+    # NOTE: G's gradients follow D's Adam update, whose first step moves every weight by
+    # ±lr: a gradient within rounding of 0 may take the other sign on the other device
+    out.update(arrays_of("G.grad.", ((n, p.grad) for n, p in G.named_parameters())))
+    out.update(arrays_of("stats.G.", G.named_buffers()))
+    out.update(arrays_of("stats.D.", D.named_buffers()))
+    out.update(arrays_of("loss.", [("D", loss_D), ("G", loss_G)]))
+    return out
+
+
+def penalty_arrays(size, batch, width, device):
+    """A WGAN-GP critic step and an R1 step from seed 0: losses and gradients, by name."""
+    import minigan
+    import minigan.functional as F
+    from minigan.models import DCGANDiscriminator, WGANCritic
+    from minigan.penalties import gradient_penalty, r1_penalty
+    minigan.manual_seed(0)
+    channels = 1 if size == 28 else 3
+    real = minigan.rand(batch, channels, size, size, device=device) * 2 - 1
+    fake = minigan.rand(batch, channels, size, size, device=device) * 2 - 1
+    critic = WGANCritic(size, ndf=width).to(device)
+    wgan = critic(fake).mean() - critic(real).mean() + gradient_penalty(critic, real, fake)
+    wgan.backward()
+    D = DCGANDiscriminator(size, ndf=width).to(device)
+    ones = minigan.ones(batch, 1, device=device)
+    r1 = F.binary_cross_entropy_with_logits(D(real), ones) + r1_penalty(D, real, gamma=10.0)
+    r1.backward()
+    out = arrays_of("loss.", [("wgan_gp", wgan), ("r1", r1)])
+    out.update(arrays_of("wgan_gp.grad.", ((n, p.grad) for n, p in critic.named_parameters())))
+    out.update(arrays_of("r1.grad.", ((n, p.grad) for n, p in D.named_parameters()
+                                      if p.grad is not None)))
+    return out
+
+
+def compare(cpu, gpu):
+    """{'worst': (name, error), 'errors': {...}} with error = max|gpu - cpu| / max|cpu|."""
+    import numpy as np
+    assert cpu.keys() == gpu.keys(), sorted(set(cpu) ^ set(gpu))
+    errors = {}
+    for name in cpu:
+        scale = max(float(np.abs(cpu[name]).max()), 1e-30)
+        errors[name] = float(np.abs(gpu[name] - cpu[name]).max()) / scale
+    worst = max(errors, key=errors.get)
+    return {"worst": [worst, errors[worst]], "errors": errors}
+
+
+def bit_identical(a, b):
+    import numpy as np
+    return all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def child(part, emulated):
+    """Run one in-process part; print its result as the last line, as JSON."""
+    import minigan
+    minigan.cuda.matmul.allow_tf32 = False
+    if part == "step":
+        case, batch, width = SIZES[emulated]["step"]
+        cpu = gan_step_arrays(case, batch, width, "cpu")
+        gpu = gan_step_arrays(case, batch, width, "cuda")
+        again = gan_step_arrays(case, batch, width, "cuda")
+        result = dict(compare(cpu, gpu), what=f"{case} batch {batch}",
+                      twice=bit_identical(gpu, again), count=len(cpu))
+    else:
+        size, batch, width = SIZES[emulated]["penalty"]
+        cpu = penalty_arrays(size, batch, width, "cpu")
+        gpu = penalty_arrays(size, batch, width, "cuda")
+        result = dict(compare(cpu, gpu), what=f"{size}x{size} batch {batch}", count=len(cpu),
+                      twice=bit_identical(gpu, penalty_arrays(size, batch, width, "cuda")))
+    result["ok"] = result["worst"][1] <= TOLERANCE and result["twice"]
+    print("RESULT " + json.dumps(result))
+
+
+# ---- the parent: run the parts, log everything, print the table ----
+
+class Check:
+    def __init__(self, out, budget, emulated):
+        self.out, self.emulated = out, emulated
+        self.deadline = time.monotonic() + budget
+        self.log = open(out / "gpu_check.log", "w")
+        self.rows = []
+
+    def left(self):
+        return self.deadline - time.monotonic()
+
+    def python(self, *args):
+        """A Python command line: on the emulated GPU, through tests/cuda_emu's runner."""
+        prefix = ["-m", "cuda_emu"] if self.emulated else []
+        return [sys.executable, *prefix, *map(str, args)]
+
+    def run(self, command, limit, cwd=ROOT):
+        """Run one command for at most ``limit`` seconds; (exit code, output). Logged whole."""
+        env = dict(os.environ, HYPOTHESIS_PROFILE="ci", PYTHONUNBUFFERED="1",
+                   PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), str(ROOT)]))
+        self.log.write(f"\n$ {' '.join(command)}   (limit {limit:.0f} s)\n")
+        self.log.flush()
+        start = time.monotonic()
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            output, _ = proc.communicate(timeout=max(limit, 1))
+            rc = proc.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            output, _ = proc.communicate()
+            rc, output = "timeout", output + f"\n[killed after {limit:.0f} s]\n"
+        self.log.write(output + f"[exit {rc}, {time.monotonic() - start:.1f} s]\n")
+        self.log.flush()
+        return rc, output
+
+    def part(self, name, limit, body):
+        start = time.monotonic()
+        if self.left() < limit:
+            self.rows.append(dict(part=name, result="skipped", seconds=0.0,
+                                  detail=f"{self.left():.0f} s left, the part may take {limit}"))
+            return
+        self.log.write(f"\n==== {name}\n")
+        try:
+            ok, detail = body(start + limit)
+        except Exception as e:   # a part that breaks must not stop the others
+            ok, detail = False, f"{type(e).__name__}: {e}"
+        self.rows.append(dict(part=name, result="ok" if ok else "FAIL",
+                              seconds=round(time.monotonic() - start, 1), detail=detail))
+        print(f"  {name:<10} {self.rows[-1]['result']:<7} {self.rows[-1]['seconds']:6.1f} s",
+              flush=True)
+
+    def until(self, end):
+        return max(1.0, end - time.monotonic())
+
+    # ---- the parts ----
+
+    def tests(self, end):
+        if self.emulated:   # the same GPU path on the emulator: the suite's emulated cases
+            command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                       "tests/test_gpu_path.py", "tests/test_kernels.py", "-k", "emulated"]
+        else:
+            command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                       "-m", "gpu", "tests"]
+        rc, output = self.run(command, self.until(end))
+        summary = next((line for line in reversed(output.splitlines()) if " in " in line
+                        and ("passed" in line or "failed" in line)), "no pytest summary")
+        return rc == 0, summary.strip("= ")
+
+    def in_child(self, part, end):
+        rc, output = self.run(self.python(Path(__file__), "--child", part,
+                                          *(["--emulated"] if self.emulated else [])),
+                              self.until(end))
+        lines = [line for line in output.splitlines() if line.startswith("RESULT ")]
+        if rc != 0 or not lines:
+            return False, f"exit {rc}: {output.strip().splitlines()[-1] if output.strip() else ''}"
+        result = json.loads(lines[-1][len("RESULT "):])
+        name, error = result["worst"]
+        return result["ok"], (f"{result['what']}: {result['count']} arrays, worst "
+                              f"{error:.1e} ({name}); GPU twice bit-identical: "
+                              f"{result['twice']}")
+
+    def train(self, end):
+        sizes = SIZES[self.emulated]
+        half, full = sizes["train_steps"]
+        work = self.out / "train"
+        common = ["--dataset", "synthetic", "--device", "cuda", "--sample-every", "0",
+                  "--log-every", str(half), "--checkpoint-every", str(half), *sizes["train"]]
+        script = ROOT / "examples" / "train_dcgan.py"
+        runs = [(common + ["--steps", half, "--out", work / "resumed"]),
+                (["--resume", "auto", "--steps", full, "--out", work / "resumed",
+                  "--device", "cuda"]),
+                (common + ["--steps", full, "--out", work / "straight"]),
+                (common + ["--steps", full, "--out", work / "again"])]
+        for args in runs:
+            rc, output = self.run(self.python(script, *args), self.until(end))
+            if rc != 0:
+                return False, f"train_dcgan {' '.join(map(str, args[-4:]))}: exit {rc}: " + \
+                    (output.strip().splitlines() or [""])[-1]
+        name = f"checkpoint-{full:07d}.npz"
+        resumed, straight, again = (checkpoint_arrays(work / d / name)
+                                    for d in ("resumed", "straight", "again"))
+        exact, twice = bit_identical(straight, resumed), bit_identical(straight, again)
+        return exact and twice, (f"{half} steps + resume to {full} = {full} straight, bit for "
+                                 f"bit: {exact} ({len(straight)} arrays); two {full}-step runs "
+                                 f"bit-identical: {twice}")
+
+    def race(self, end):
+        sizes, lines, ok = SIZES[self.emulated], [], True
+        for script, args in (("gan_step.py", sizes["race_gan"]),
+                             ("wgan_gp_step.py", sizes["race_wgan"])):
+            rc, output = self.run(self.python(ROOT / "benchmarks" / script, "--device", "cuda",
+                                              *args), self.until(end))
+            ok = ok and rc == 0
+            lines += [line for line in output.splitlines()
+                      if line.split()[:1] and line.split()[0] in ("mlp-gan", "dcgan28",
+                                                                  "dcgan64", "wgan28", "wgan64")]
+        return ok, "; ".join(" ".join(line.split()) for line in lines) or "no timings"
+
+    def table(self):
+        print(f"\n{'part':<10} {'result':<7} {'seconds':>7}  detail")
+        for row in self.rows:
+            print(f"{row['part']:<10} {row['result']:<7} {row['seconds']:7.1f}  {row['detail']}")
+        (self.out / "gpu_check.json").write_text(json.dumps(self.rows, indent=1) + "\n")
+
+
+def checkpoint_arrays(path):
+    """Every array of a training checkpoint (models, optimizers, data position, RNGs), by name."""
+    import numpy as np
+    import minigan
+    ckpt = minigan.load(path, map_location="cpu")
+    found = {}
+
+    def walk(node, name):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, f"{name}/{k}")
+        elif isinstance(node, (list, tuple)):
+            for i, v in enumerate(node):
+                walk(v, f"{name}/{i}")
+        elif hasattr(node, "shape"):
+            found[name] = np.asarray(getattr(node, "data", node))
+        else:
+            found[name] = np.asarray(node)
+    walk({k: ckpt[k] for k in ("models", "optimizers", "data", "rng", "step")}, "")
+    return found
+
+
+def device_line(check):
+    if check.emulated:
+        return "emulated GPU (tests/cuda_emu: the CuPy double, kernels on the CPU)"
+    rc, output = check.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                            "--format=csv,noheader"], 20)
+    rc2, cupy = check.run([sys.executable, "-c", "import cupy, numpy; print('cupy', "
+                           "cupy.__version__, 'numpy', numpy.__version__)"], 60)
+    return f"{output.strip() if rc == 0 else 'nvidia-smi failed'}; {cupy.strip()}"
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=os.environ.get("OUT") or "gpu_check",
+                   help="folder for gpu_check.log and gpu_check.json (default: $OUT)")
+    p.add_argument("--budget", type=float, default=540, help="seconds for all parts (540)")
+    p.add_argument("--parts", nargs="+", choices=list(LIMITS), default=list(LIMITS))
+    p.add_argument("--emulated", action="store_true",
+                   help="every part at toy sizes on the emulated GPU: a dry run of the script")
+    p.add_argument("--child", choices=["step", "penalties"], help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(args.child, args.emulated)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    check = Check(out, args.budget, args.emulated)
+    print(f"GPU check: {device_line(check)}; budget {args.budget:.0f} s; log {out}/gpu_check.log",
+          flush=True)
+    bodies = dict(tests=check.tests, step=lambda end: check.in_child("step", end),
+                  penalties=lambda end: check.in_child("penalties", end),
+                  train=check.train, race=check.race)
+    for name in args.parts:
+        check.part(name, LIMITS[name], bodies[name])
+    check.table()
+    return 0 if all(row["result"] == "ok" for row in check.rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""scripts/gpu_check.py, the script a lent GPU runs, as a dry run on the emulated GPU.
+
+Every part but the nested test run (the suite it would run is this one) goes through the
+same code as on a GPU, at toy sizes: the CPU-against-GPU comparisons, the training run with
+its resume, the benchmarks with CUDA-event timing, the log and the table.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_gpu_check_runs_every_part_on_the_emulated_gpu(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"),
+                             "--emulated", "--out", str(tmp_path), "--parts", "step",
+                             "penalties", "train", "race"],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert [(r["part"], r["result"]) for r in rows] == [
+        ("step", "ok"), ("penalties", "ok"), ("train", "ok"), ("race", "ok")]
+    details = {r["part"]: r["detail"] for r in rows}
+    assert "bit-identical: True" in details["step"] and "bit for bit: True" in details["train"]
+    assert "host" in details["race"] and "GPU" in details["race"]
+    log = (tmp_path / "gpu_check.log").read_text()
+    assert "train_dcgan.py" in log and "resuming from" in log
+    table = result.stdout.splitlines()[-len(rows):]
+    assert [line.split()[:2] for line in table] == [[r["part"], "ok"] for r in rows]
+
+
+def test_a_part_without_the_time_it_may_take_is_skipped_and_reported(tmp_path):
+    # 100 s left: train (up to 120 s) is not started, step (up to 60 s) runs; the exit code says so
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"),
+                             "--emulated", "--out", str(tmp_path), "--budget", "100",
+                             "--parts", "train", "step"],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = json.loads((tmp_path / "gpu_check.json").read_text())
+    assert [(r["part"], r["result"]) for r in rows] == [("train", "skipped"), ("step", "ok")]
