@@ -10,6 +10,7 @@ import minigan.functional as F
 from helpers import NO_GPU
 from minigan import Tensor
 from minigan.autograd import Function, detect_anomaly, gradcheck, gradgradcheck
+from minigan.autograd import grad_mode
 from minigan.autograd.gradcheck import GradcheckError
 
 no_gpu_only = pytest.mark.skipif(minigan.gpu_available(), reason="a GPU is present")
@@ -223,6 +224,25 @@ class CubeWithConstantBackward(Function):
 
     def backward(self, gy):
         return gy * Tensor(3 * self.x ** 2)
+
+
+class ScaleByThreeOffWhenRecorded(Function):
+    """y = 3x, whose backward is 1% off only when it is recorded (create_graph=True): what an
+    op that builds its differentiable gradient by separate code can get wrong."""
+
+    def forward(self, x):
+        return 3 * x
+
+    def backward(self, gy):
+        return gy * (3.03 if grad_mode.is_grad_enabled() else 3.0)
+
+
+def test_gradgradcheck_checks_the_recorded_gradient_against_finite_differences():
+    x = f64(np.random.default_rng(0).standard_normal((2, 3)))
+    fn = lambda x: ScaleByThreeOffWhenRecorded()(x) ** 2   # noqa: E731
+    assert gradcheck(fn, x)                      # the plain backward is right
+    with pytest.raises(GradcheckError, match="wrong gradient for input 0"):
+        gradgradcheck(fn, x)                     # the recorded one is not
 
 
 def test_gradcheck_rejects_a_wrong_backward():

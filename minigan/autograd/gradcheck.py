@@ -45,7 +45,7 @@ def _dot(outputs, vs):
     return total
 
 
-def _analytic(fn, inputs, targets, vs):
+def _analytic(fn, inputs, targets, vs, create_graph=False):
     """vᵀJ for each target input, as NumPy arrays (zeros where no gradient arrives)."""
     from . import grad
     with grad_mode.enable_grad():
@@ -53,7 +53,8 @@ def _analytic(fn, inputs, targets, vs):
     pairs = [(y, v) for y, v in zip(outputs, vs) if y.requires_grad]
     if not pairs:
         return [np.zeros(x.shape) for x in targets]
-    gs = grad([y for y, _ in pairs], targets, [v for _, v in pairs], allow_unused=True)
+    gs = grad([y for y, _ in pairs], targets, [v for _, v in pairs], allow_unused=True,
+              create_graph=create_graph)
     return [np.zeros(x.shape) if g is None else _host(g.data) for x, g in zip(targets, gs)]
 
 
@@ -74,13 +75,14 @@ def _numeric(fn, inputs, vs, x, direction, eps):
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
-              full_limit=256, n_directions=3, seed=0):
+              full_limit=256, n_directions=3, seed=0, create_graph=False):
     """Check the gradient of ``fn`` at ``inputs`` (float64 tensors; those with requires_grad).
 
     Inputs with at most ``full_limit`` elements are checked element by element;
     larger ones along ``n_directions`` random directions. Returns True, or
     raises ``GradcheckError`` naming the input, the worst index and both values
-    (returns False instead when ``raise_exception=False``).
+    (returns False instead when ``raise_exception=False``). With ``create_graph`` the
+    gradient checked is the one built for differentiating again.
     """
     inputs = _as_tuple(inputs)
     targets = [x for x in inputs if getattr(x, "requires_grad", False)]
@@ -94,7 +96,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
     with grad_mode.no_grad():
         outputs = _as_tuple(fn(*inputs))
     vs = _cotangent(rng, outputs)
-    analytic = _analytic(fn, inputs, targets, vs)
+    analytic = _analytic(fn, inputs, targets, vs, create_graph)
 
     for k, (x, a) in enumerate(zip(targets, analytic)):
         xp = get_array_module(x.data)
@@ -136,6 +138,9 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
 
     ``grad_outputs`` (the v) are drawn at random when not given; they are
     checked as inputs too, so the gradient's dependence on v is tested as well.
+    First, that gradient itself is checked against finite differences of ``fn``:
+    differentiating it again only shows that it is consistent with itself, and an op
+    may build it by other code than its plain backward.
     """
     from ..tensor import Tensor
     from . import grad
@@ -159,6 +164,8 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
                       create_graph=True, allow_unused=True)
         return tuple(g for g in gs if g is not None)
 
-    return gradcheck(first_gradient, tuple(inputs) + tuple(grad_outputs), eps=eps, atol=atol,
-                     rtol=rtol, raise_exception=raise_exception, full_limit=full_limit,
-                     n_directions=n_directions, seed=seed)
+    options = dict(eps=eps, atol=atol, rtol=rtol, raise_exception=raise_exception,
+                   full_limit=full_limit, n_directions=n_directions, seed=seed)
+    if not gradcheck(fn, inputs, create_graph=True, **options):
+        return False
+    return gradcheck(first_gradient, tuple(inputs) + tuple(grad_outputs), **options)
