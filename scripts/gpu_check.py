@@ -24,6 +24,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -172,8 +173,12 @@ class Check:
         self.log.write(f"\n$ {' '.join(command)}   (limit {limit:.0f} s)\n")
         self.log.flush()
         start = time.monotonic()
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        except OSError as e:   # no such program (nvidia-smi, say)
+            self.log.write(f"[cannot start: {e}]\n")
+            return "missing", str(e)
         try:
             output, _ = proc.communicate(timeout=max(limit, 1))
             rc = proc.returncode
@@ -200,6 +205,10 @@ class Check:
                               seconds=round(time.monotonic() - start, 1), detail=detail))
         print(f"  {name:<10} {self.rows[-1]['result']:<7} {self.rows[-1]['seconds']:6.1f} s",
               flush=True)
+        self.save()   # part by part: a run cut short still leaves what it found
+
+    def save(self):
+        (self.out / "gpu_check.json").write_text(json.dumps(self.rows, indent=1) + "\n")
 
     def until(self, end):
         return max(1.0, end - time.monotonic())
@@ -234,9 +243,14 @@ class Check:
     def train(self, end):
         sizes = SIZES[self.emulated]
         half, full = sizes["train_steps"]
-        work = self.out / "train"
+        # NOTE: checkpoints go to a scratch folder, not to --out: $OUT comes back from a lent GPU
+        # and six dcgan28 checkpoints are over 100 MB
+        with tempfile.TemporaryDirectory(prefix="gpu_check_train") as scratch:
+            return self._train(Path(scratch), half, full, sizes["train"], end)
+
+    def _train(self, work, half, full, size_flags, end):
         common = ["--dataset", "synthetic", "--device", "cuda", "--sample-every", "0",
-                  "--log-every", str(half), "--checkpoint-every", str(half), *sizes["train"]]
+                  "--log-every", str(half), "--checkpoint-every", str(half), *size_flags]
         script = ROOT / "examples" / "train_dcgan.py"
         runs = [(common + ["--steps", half, "--out", work / "resumed"]),
                 (["--resume", "auto", "--steps", full, "--out", work / "resumed",
@@ -272,7 +286,7 @@ class Check:
         print(f"\n{'part':<10} {'result':<7} {'seconds':>7}  detail")
         for row in self.rows:
             print(f"{row['part']:<10} {row['result']:<7} {row['seconds']:7.1f}  {row['detail']}")
-        (self.out / "gpu_check.json").write_text(json.dumps(self.rows, indent=1) + "\n")
+        self.save()
 
 
 def checkpoint_arrays(path):
@@ -302,8 +316,8 @@ def device_line(check):
         return "emulated GPU (tests/cuda_emu: the CuPy double, kernels on the CPU)"
     rc, output = check.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
                             "--format=csv,noheader"], 20)
-    rc2, cupy = check.run([sys.executable, "-c", "import cupy, numpy; print('cupy', "
-                           "cupy.__version__, 'numpy', numpy.__version__)"], 60)
+    _, cupy = check.run([sys.executable, "-c", "import cupy, numpy; print('cupy', "
+                         "cupy.__version__, 'numpy', numpy.__version__)"], 30)
     return f"{output.strip() if rc == 0 else 'nvidia-smi failed'}; {cupy.strip()}"
 
 
