@@ -86,6 +86,24 @@ def load(path, map_location=None):
                               f"({type(e).__name__}: {e})") from None
 
 
+def leaves(tree, path=""):
+    """{path: NumPy array} of every tensor, array and number in a tree that ``load`` gave,
+    e.g. ``{"/models/G/main.0.weight": ...}``: two checkpoints compare leaf by leaf."""
+    if isinstance(tree, dict):
+        items = tree.items()
+    elif isinstance(tree, (list, tuple)):
+        items = enumerate(tree)
+    else:
+        from .tensor import Tensor
+        value = tree.data if isinstance(tree, Tensor) else tree
+        return {path: np.asarray(backend.to_device(value, "cpu") if hasattr(value, "shape")
+                                 else value)}
+    found = {}
+    for key, node in items:
+        found.update(leaves(node, f"{path}/{key}"))
+    return found
+
+
 def _encode(obj, arrays):
     from .nn.module import Parameter
     from .tensor import Tensor

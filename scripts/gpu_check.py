@@ -290,25 +290,11 @@ class Check:
 
 
 def checkpoint_arrays(path):
-    """Every array of a training checkpoint (models, optimizers, data position, RNGs), by name."""
-    import numpy as np
+    """Every array of a training checkpoint (models, optimizers, data position, RNGs), by path."""
     import minigan
+    from minigan.serialization import leaves
     ckpt = minigan.load(path, map_location="cpu")
-    found = {}
-
-    def walk(node, name):
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{name}/{k}")
-        elif isinstance(node, (list, tuple)):
-            for i, v in enumerate(node):
-                walk(v, f"{name}/{i}")
-        elif hasattr(node, "shape"):
-            found[name] = np.asarray(getattr(node, "data", node))
-        else:
-            found[name] = np.asarray(node)
-    walk({k: ckpt[k] for k in ("models", "optimizers", "data", "rng", "step")}, "")
-    return found
+    return leaves({k: ckpt[k] for k in ("models", "optimizers", "data", "rng", "step")})
 
 
 def device_line(check):

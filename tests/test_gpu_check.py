@@ -12,11 +12,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def gpu_check(out, *args):
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"), "--emulated",
+                           "--out", str(out), *args], capture_output=True, text=True,
+                          timeout=300, cwd=out)
+
+
 def test_the_gpu_check_runs_every_part_on_the_emulated_gpu(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"),
-                             "--emulated", "--out", str(tmp_path), "--parts", "step",
-                             "penalties", "train", "race"],
-                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    result = gpu_check(tmp_path, "--parts", "step", "penalties", "train", "race")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = json.loads((tmp_path / "gpu_check.json").read_text())
     assert [(r["part"], r["result"]) for r in rows] == [
@@ -32,10 +35,7 @@ def test_the_gpu_check_runs_every_part_on_the_emulated_gpu(tmp_path):
 
 def test_a_part_without_the_time_it_may_take_is_skipped_and_reported(tmp_path):
     # 100 s left: train (up to 120 s) is not started, step (up to 60 s) runs; the exit code says so
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"),
-                             "--emulated", "--out", str(tmp_path), "--budget", "100",
-                             "--parts", "train", "step"],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    result = gpu_check(tmp_path, "--budget", "100", "--parts", "train", "step")
     assert result.returncode == 1, result.stdout + result.stderr
     rows = json.loads((tmp_path / "gpu_check.json").read_text())
     assert [(r["part"], r["result"]) for r in rows] == [("train", "skipped"), ("step", "ok")]

@@ -7,7 +7,7 @@ import pytest
 
 import minigan
 from minigan import nn
-from minigan.serialization import CheckpointError
+from minigan.serialization import CheckpointError, leaves
 
 
 def test_round_trip_nested_structure(tmp_path):
@@ -65,3 +65,12 @@ def test_save_is_atomic(tmp_path):
     assert minigan.load(path) == {"v": 1}           # the old file is intact
     assert os.listdir(tmp_path) == ["ck.npz"]       # and no temporary is left behind
     assert zipfile.is_zipfile(path)                  # it is a plain .npz archive
+
+
+def test_leaves_lists_every_array_of_a_tree_by_path(tmp_path, device):
+    tree = {"models": {"w": minigan.ones(2, device=device)}, "steps": [3, np.float32(0.5)]}
+    minigan.save(tree, tmp_path / "t.npz")
+    found = leaves(minigan.load(tmp_path / "t.npz", map_location="cpu"))
+    assert sorted(found) == ["/models/w", "/steps/0", "/steps/1"]
+    np.testing.assert_array_equal(found["/models/w"], np.ones(2, np.float32))
+    assert found["/steps/0"] == 3 and found["/steps/1"].dtype == np.float32

@@ -19,6 +19,7 @@ from helpers import GPUS
 from minigan.data import write_idx
 from minigan.models import Classifier
 from minigan.models.classifier import save_classifier
+from minigan.serialization import leaves
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "train_dcgan.py"
@@ -44,25 +45,9 @@ def train(*args, cwd, **extra_env):
 
 
 def params(path):
-    """Every array of a checkpoint's models and optimizers, by a path-like name."""
+    """Every array of a checkpoint's models and optimizers, its data position and RNG states."""
     ckpt = minigan.load(path, map_location="cpu")   # a GPU run's too
-    found = {}
-
-    def walk(node, name):
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, f"{name}/{k}")
-        elif isinstance(node, (list, tuple)):
-            for i, v in enumerate(node):
-                walk(v, f"{name}/{i}")
-        elif hasattr(node, "shape"):
-            found[name] = np.asarray(getattr(node, "data", node))
-        else:
-            found[name] = node
-
-    walk({"models": ckpt["models"], "optimizers": ckpt["optimizers"], "data": ckpt["data"],
-          "rng": ckpt["rng"]}, "")
-    return found
+    return leaves({k: ckpt[k] for k in ("models", "optimizers", "data", "rng")})
 
 
 def read_metrics(path):
