@@ -268,7 +268,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=3,
                         help="the libraries take turns this many times (default 3)")
     args = parser.parse_args()
-    print(f"device: {args.device} ({device_name(args.device)}); median of {args.rounds}x{args.repeats} steps "
+    print(f"device: {args.device} ({device_name(args.device)}); "
+          f"median of {args.rounds}x{args.repeats} steps "
           f"(libraries taking turns) after {args.warmup} warm-up; load average "
           f"{os.getloadavg()[0]:.1f}")
     gpu = "  (host, GPU by CUDA events)" if args.device == "cuda" else ""

@@ -156,9 +156,8 @@ def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
 def col2im_cuda(cols, img_size, stride, padding, dilation, bias=None):
     c, kh, kw, ih, iw, n = cols.shape
     img = cuda.empty((n, c, *img_size), cols.dtype)
-    cuda.launch("conv", "col2im", cols.dtype, cuda.blocks_for(img.size), cols, cuda.pointer(bias),
-                img,
-                *map(np.int64, (n, c, *img_size)),
+    cuda.launch("conv", "col2im", cols.dtype, cuda.blocks_for(img.size),
+                cols, cuda.pointer(bias), img, *map(np.int64, (n, c, *img_size)),
                 *map(np.int32, (kh, kw, *stride, *padding, *dilation)),
                 *map(np.int64, (ih, iw, img.size)))
     return img
@@ -167,9 +166,9 @@ def col2im_cuda(cols, img_size, stride, padding, dilation, bias=None):
 def _transpose2d_cuda(a, rows, shape, bias=None, per_bias=1):
     """a viewed as (rows, B) -> out (B, rows) shaped ``shape``, + bias[row // per_bias]."""
     out = cuda.empty(shape, a.dtype)
-    cuda.launch("conv", "transpose2d", a.dtype, cuda.blocks_for(a.size), a, cuda.pointer(bias),
-                out,
-                np.int64(rows), np.int64(a.size // rows), np.int64(per_bias))
+    cuda.launch("conv", "transpose2d", a.dtype, cuda.blocks_for(a.size),
+                a, cuda.pointer(bias), out, np.int64(rows), np.int64(a.size // rows),
+                np.int64(per_bias))
     return out
 
 

@@ -112,9 +112,9 @@ class BCEWithLogitsGrad(Function):
         gt = cuda.empty_like(x) if self.needs[1] else None
         scale = 1.0 / self.count if self.reduction == "mean" else 1.0
         cuda.launch("bce_with_logits", "bce_with_logits_backward", x.dtype,
-                    cuda.blocks_for(x.size), x, t, cuda.pointer(w), cuda.pointer(p), gy, np.int64(gy.size),
-                    cuda.scalar(scale, x.dtype), cuda.pointer(gx), cuda.pointer(gt),
-                    np.int64(x.size))
+                    cuda.blocks_for(x.size), x, t, cuda.pointer(w), cuda.pointer(p),
+                    gy, np.int64(gy.size), cuda.scalar(scale, x.dtype), cuda.pointer(gx),
+                    cuda.pointer(gt), np.int64(x.size))
         return gx, gt
 
 

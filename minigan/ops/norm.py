@@ -139,8 +139,8 @@ class BatchNormInference(Function):
     def forward_cuda(self, x, gamma, beta):
         y = cuda.empty_like(x)
         cuda.launch("batch_norm", "batch_norm_forward_normalize", x.dtype,
-                    cuda.blocks_for(x.size), x, self.running_mean, self.inv_std, gamma, beta, cuda.NULL, y,
-                    np.int64(x.shape[1]), np.int64(_spatial(x)), np.int64(x.size))
+                    cuda.blocks_for(x.size), x, self.running_mean, self.inv_std, gamma, beta,
+                    cuda.NULL, y, np.int64(x.shape[1]), np.int64(_spatial(x)), np.int64(x.size))
         return y
 
     def backward(self, gy):

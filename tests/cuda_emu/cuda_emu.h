@@ -1,8 +1,8 @@
 // A CPU emulator for our CUDA kernels, so their logic is tested on machines without a GPU.
 //
 // Each block runs in turn. Inside a block every CUDA thread is a fiber (a stack of its own)
-// on one OS thread, and __syncthreads() hands control back to the scheduler, which runs the next fiber up to its barrier: a round over all threads is one
-// barrier phase, as on the GPU. __shared__ arrays become function-local statics, shared by
+// on one OS thread, and __syncthreads() hands control back to the scheduler, which runs the
+// next fiber up to its barrier: a round over all threads is one barrier phase, as on the GPU. __shared__ arrays become function-local statics, shared by
 // the threads of the running block (blocks never overlap). This checks indexing, arithmetic
 // and barrier placement, not GPU timing, memory coalescing or races between blocks.
 // Kernels that never call __syncthreads run their threads one after another (faster still).
