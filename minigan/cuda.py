@@ -91,6 +91,7 @@ class CupyRuntime:
         return backend.cupy.RawModule(code=source(file), options=OPTIONS,
                                       name_expressions=name_expressions(file))
 
+    @functools.lru_cache(maxsize=None)   # one lookup per kernel, not one per launch
     def function(self, file, name, dtype):
         return self.module(file).get_function(f"{name}<{_CTYPE[dtype]}>")
 
@@ -150,7 +151,8 @@ def launch(file, name, dtype, blocks, *args):
     runtime.function(file, name, dtype)((blocks,), (THREADS,), args)
 
 
-# NOTE: CuPy passes None to a kernel as 0xffffffff, not NULL; an 8-byte zero is NULL.
+# NOTE: an absent optional array goes to a kernel as an 8-byte zero, NULL. CuPy 14 would
+# pass None as NULL too (CuPy 13 passed 0xffffffff); a typed zero is checked like any scalar.
 NULL = np.uint64(0)
 _INTEGERS = (np.int32, np.int64, np.uint64)   # int, long long, and NULL pointers
 

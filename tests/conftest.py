@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 import cuda_emu
-from helpers import DEVICES, GPUS
+from helpers import DEVICES, GPUS, NO_GPU
 from minigan import cuda
 
 # NOTE: the device fixtures are function-scoped (they install the emulated GPU with monkeypatch)
@@ -20,6 +20,15 @@ settings.register_profile("ci", max_examples=15, deadline=None, print_blob=True,
 settings.register_profile("dev", max_examples=100, deadline=None,
                           suppress_health_check=_FIXTURES_OK)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def pytest_collection_modifyitems(items):
+    """A test that needs a real GPU must carry the mark 'gpu': gpu_check.py runs -m gpu."""
+    for item in items:
+        needs_gpu = any(mark.kwargs.get("reason") == NO_GPU
+                        for mark in item.iter_markers("skipif"))
+        if needs_gpu and item.get_closest_marker("gpu") is None:
+            raise pytest.UsageError(f"{item.nodeid} needs a GPU but lacks the mark 'gpu'")
 
 
 @pytest.fixture(params=DEVICES)

@@ -392,6 +392,7 @@ def test_wrong_dtypes(device):
         minigan.tensor(["a", "b"], device=device)
 
 
+@pytest.mark.gpu
 @gpu_only
 def test_mixing_cpu_and_cuda_tensors_names_both():
     a, b = minigan.ones(2, device="cpu"), minigan.ones(2, device="cuda")

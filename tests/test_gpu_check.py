@@ -4,10 +4,15 @@ Every part but the nested test run (the suite it would run is this one) goes thr
 same code as on a GPU, at toy sizes: the CPU-against-GPU comparisons, the training run with
 its resume, the benchmarks with CUDA-event timing, the log and the table.
 """
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+import minigan
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,3 +44,26 @@ def test_a_part_without_the_time_it_may_take_is_skipped_and_reported(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     rows = json.loads((tmp_path / "gpu_check.json").read_text())
     assert [(r["part"], r["result"]) for r in rows] == [("train", "skipped"), ("step", "ok")]
+
+
+@pytest.mark.skipif(minigan.gpu_available(), reason="a GPU is present")
+def test_without_a_gpu_the_real_check_runs_nothing_and_says_why(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gpu_check.py"),
+                             "--out", str(tmp_path)], capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "CuPy sees no GPU; nothing run" in result.stdout
+    assert not (tmp_path / "gpu_check.json").exists()
+
+
+def test_the_gpu_tests_pass_only_when_every_one_ran():
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    verdict = script.pytest_verdict
+    assert verdict(0, "...\n185 passed, 531 deselected in 90.1s\n") == (
+        True, "185 passed, 531 deselected in 90.1s")
+    assert not verdict(0, "===== 185 skipped, 531 deselected in 3.0s =====")[0]
+    assert not verdict(0, "== 180 passed, 5 skipped, 531 deselected in 80.0s ==")[0]
+    assert not verdict(1, "== 1 failed, 184 passed, 531 deselected in 80.0s ==")[0]
+    assert verdict(0, "Traceback ...") == (False, "no pytest summary")

@@ -15,8 +15,13 @@ It refuses what CuPy refuses:
 and it behaves as CuPy where NumPy differs: reductions and integer indexing give 0-d device
 arrays, not NumPy scalars, and ``flags`` has only c_contiguous, f_contiguous and owndata.
 
-What it cannot refuse: ``np.asarray(device_array)`` (NumPy never asks a subclass), and
-anything about speed, streams or memory that only a GPU shows.
+What it cannot refuse or mimic:
+- ``np.asarray(device_array)`` (NumPy never asks a subclass), and
+  ``isinstance(device_array, np.ndarray)``, which is True;
+- keyword arguments of generic calls, which are passed on unchecked;
+- the memory behind a 0-d result of integer indexing, a copy here and a view in CuPy, and
+  ``owndata``, which follows NumPy's views;
+- anything about speed, streams or memory that only a GPU shows.
 """
 import time
 import types
