@@ -39,7 +39,7 @@ def test_the_gpu_check_runs_every_part_on_the_emulated_gpu(tmp_path):
 
 
 def test_a_part_without_the_time_it_may_take_is_skipped_and_reported(tmp_path):
-    # 100 s left: train (up to 120 s) is not started, step (up to 60 s) runs; the exit code says so
+    # 100 s left: train (up to 120 s) is not started, step (up to 70 s) runs; the exit code says so
     result = gpu_check(tmp_path, "--budget", "100", "--parts", "train", "step")
     assert result.returncode == 1, result.stdout + result.stderr
     rows = json.loads((tmp_path / "gpu_check.json").read_text())
