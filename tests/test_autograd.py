@@ -245,6 +245,35 @@ def test_gradgradcheck_checks_the_recorded_gradient_against_finite_differences()
         gradgradcheck(fn, x)                     # the recorded one is not
 
 
+def _off_by_one_percent(backward):
+    def wrong(self, *ggs):
+        return tuple(None if g is None else g * 1.01 for g in backward(self, *ggs))
+    return wrong
+
+
+@pytest.mark.parametrize("op", ["batch_norm", "layer_norm", "bce_with_logits"])
+def test_gradgradcheck_rejects_a_one_percent_error_in_a_gradient_ops_backward(monkeypatch, op):
+    """The second derivatives of the kernel-backed ops live in their gradient ops' backward;
+    1% off there must fail, not just pass as consistent with itself."""
+    from minigan.ops import loss, normalization
+    rng = np.random.default_rng(0)
+    x = f64(rng.standard_normal((4, 3)))
+    w, b = f64(rng.uniform(0.5, 2, 3)), f64(rng.standard_normal(3))
+    t = f64(rng.uniform(0, 1, (4, 3)))
+    fn, inputs, node = {
+        "batch_norm": (lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
+                       (x, w, b), normalization.BatchNormGrad),
+        "layer_norm": (lambda x, w, b: F.layer_norm(x, 3, w, b), (x, w, b),
+                       normalization.LayerNormGrad),
+        "bce_with_logits": (lambda x, t: F.binary_cross_entropy_with_logits(x, t), (x, t),
+                            loss.BCEWithLogitsGrad),
+    }[op]
+    assert gradgradcheck(fn, inputs)
+    monkeypatch.setattr(node, "backward", _off_by_one_percent(node.backward))
+    with pytest.raises(GradcheckError):
+        gradgradcheck(fn, inputs)
+
+
 def test_gradcheck_rejects_a_wrong_backward():
     x = f64(np.random.default_rng(0).standard_normal((2, 3)))
     assert gradcheck(lambda x: ScaleByThree(wrong=False)(x), x)

@@ -16,6 +16,11 @@ from ..backend import get_array_module
 from . import anomaly, grad_mode
 
 
+def _no_output():
+    """The weak reference of an output that was not computed: it is always gone."""
+    return None
+
+
 class Function:
     released = False     # set when backward frees the saved values (retain_graph=False)
     forward_cuda = None  # kernel-backed ops override it
@@ -37,7 +42,8 @@ class Function:
             ys = self.forward(*xs)
         if not isinstance(ys, tuple):
             ys = (ys,)
-        outputs = tuple(Tensor(y) for y in ys)
+        # an output may be None: a gradient op skips what no one asked for
+        outputs = tuple(None if y is None else Tensor(y) for y in ys)
         if anomaly._enabled and not anomaly._in_backward:
             anomaly.check_finite(self, ys, "forward")
 
@@ -45,9 +51,9 @@ class Function:
             self.inputs = inputs
             self.needs_input_grad = tuple(x.requires_grad for x in inputs)
             # NOTE: weak references, so an op does not keep its own outputs alive.
-            self.outputs = tuple(weakref.ref(y) for y in outputs)
+            self.outputs = tuple(_no_output if y is None else weakref.ref(y) for y in outputs)
             for y in outputs:
-                if y.data.dtype.kind == "f":
+                if y is not None and y.data.dtype.kind == "f":
                     y.requires_grad = True
                     y.grad_fn = self
         return outputs[0] if len(outputs) == 1 else outputs

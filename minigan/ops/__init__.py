@@ -5,10 +5,9 @@ from .arith import (abs, add, cast, clamp, clone, div, exp, log, matmul, mul, ne
                     to_device, where)
 from .classification import cross_entropy, log_softmax, nll_loss, softmax
 from .conv import conv2d, conv_transpose2d
-from .layer_norm import layer_norm
 from .linear import linear
 from .loss import binary_cross_entropy, binary_cross_entropy_with_logits, mse_loss
-from .norm import batch_norm
+from .normalization import batch_norm, layer_norm
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .reduce import argmax, max, mean, min, sum, var
 from .shape import (broadcast_to, cat, expand, flatten, getitem, permute, reshape, squeeze, stack,

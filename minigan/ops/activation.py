@@ -82,9 +82,7 @@ class Sigmoid(Function):
     """y = 1 / (1 + e^-x).    gx = gy · y · (1 - y)."""
 
     def forward(self, x):
-        half = x.dtype.type(0.5)
-        # NOTE: σ(x) = (1 + tanh(x/2)) / 2 never overflows, unlike 1 / (1 + exp(-x)).
-        return half * self.xp(x).tanh(half * x) + half
+        return sigmoid_array(x)
 
     def backward(self, gy):
         y = self.outputs[0]()
@@ -95,13 +93,25 @@ class Softplus(Function):
     """y = ln(1 + e^x).    gx = gy · σ(x)."""
 
     def forward(self, x):
-        xp = self.xp(x)
-        # NOTE: max(x, 0) + log1p(e^-|x|) is ln(1 + e^x) without overflow.
-        return xp.maximum(x, 0) + xp.log1p(xp.exp(-abs(x)))
+        return softplus_array(x)
 
     def backward(self, gy):
         x, = self.inputs
         return gy * sigmoid(x)
+
+
+def sigmoid_array(x):
+    """σ(x) on a NumPy or CuPy array (the forward of ``Sigmoid``, and BCE's gradient)."""
+    half = x.dtype.type(0.5)
+    # NOTE: σ(x) = (1 + tanh(x/2)) / 2 never overflows, unlike 1 / (1 + exp(-x)).
+    return half * Function.xp(x).tanh(half * x) + half
+
+
+def softplus_array(x):
+    """ln(1 + e^x) on a NumPy or CuPy array (the forward of ``Softplus``, and BCE's loss)."""
+    xp = Function.xp(x)
+    # NOTE: max(x, 0) + log1p(e^-|x|) is ln(1 + e^x) without overflow, for logits of ±1e4 too.
+    return xp.maximum(x, 0) + xp.log1p(xp.exp(-abs(x)))
 
 
 def relu(x):

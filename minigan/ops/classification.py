@@ -18,9 +18,9 @@ import numpy as np
 from ..autograd.function import Function
 from ..backend import to_device
 from .arith import exp
+from .loss import check_reduction, reduce_loss
 from .reduce import _axes, sum
 
-_REDUCTIONS = ("mean", "sum", "none")
 
 
 class LogSoftmax(Function):
@@ -111,13 +111,9 @@ def _weighted_nll(log_p, target, weight, ignore_index, reduction, label_smoothin
     q = (1 - label_smoothing) * onehot + label_smoothing / c
     coef = w.reshape(classes.shape) * q * keep   # a constant: the loss is linear in log p
     loss = -sum(log_p * coef, class_axis)
-    if reduction == "none":
-        return loss
-    if reduction == "sum":
-        return sum(loss)
     # 'mean': by the weight of the targets kept, Σ w[t_n] (the count of them without weights)
-    return sum(loss) / xp.asarray((w.reshape(classes.shape) * onehot * keep).sum(),
-                                  dtype=log_p.dtype)
+    total = xp.asarray((w.reshape(classes.shape) * onehot * keep).sum(), dtype=log_p.dtype)
+    return reduce_loss(loss, reduction, total)
 
 
 def _check_args(op, input, target, weight, reduction, label_smoothing):
@@ -126,8 +122,7 @@ def _check_args(op, input, target, weight, reduction, label_smoothing):
     shape = tuple(input.shape)
     t_shape = tuple(np.shape(target.data if isinstance(target, Tensor) else target))
     t_dtype = target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_reduction(op, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim == 0 or input.dtype.kind != "f":

@@ -2,13 +2,12 @@
 import numpy as np
 
 from .. import cuda
-from ..autograd import grad_mode
 from ..autograd.function import Function
-from .activation import sigmoid, softplus
+from .activation import sigmoid, sigmoid_array, softplus, softplus_array
 from .arith import clamp, log
 from .reduce import mean, sum
 
-_REDUCTIONS = ("mean", "sum", "none")
+REDUCTIONS = ("mean", "sum", "none")
 
 
 class BCEWithLogits(Function):
@@ -26,8 +25,7 @@ class BCEWithLogits(Function):
 
     def forward(self, x, t):
         xp = self.xp(x)
-        # NOTE: softplus(-x) = max(-x, 0) + log1p(e^-|x|): no overflow for logits of ±1e4.
-        sp = xp.maximum(-x, 0) + xp.log1p(xp.exp(-abs(x)))
+        sp = softplus_array(-x)
         if self.pos_weight is None:
             loss = (1 - t) * x + sp
         else:
@@ -63,59 +61,67 @@ class BCEWithLogits(Function):
 
     def backward(self, gy):
         x, t = self.inputs
-        if not grad_mode.is_grad_enabled():
-            # no create_graph: the fused gradient (one kernel on the GPU)
-            return BCEWithLogitsGrad(self)(x, t, gy)
-        # create_graph: the same formulas in Tensor ops, so they can be differentiated again
-        if self.reduction == "mean":
-            gy = gy / self.count
-        w = 1 if self.weight is None else self.weight
-        p = 1 if self.pos_weight is None else self.pos_weight
-        # ---- gx ----
-        gx = None
-        if self.needs_input_grad[0]:
-            gx = gy * w * ((1 + (p - 1) * t) * sigmoid(x) - p * t)
-        # ---- gt ----
-        gt = None
-        if self.needs_input_grad[1]:
-            gt = gy * w * ((p - 1) * softplus(-x) - x)
-        return gx, gt
+        return BCEWithLogitsGrad(self)(x, t, gy)
 
 
 class BCEWithLogitsGrad(Function):
-    """(gx, gt) of ``BCEWithLogits`` in one pass: the formulas of its docstring, on arrays.
+    """(gx, gt) of ``BCEWithLogits`` as an op of (x, t, gy), with c = 1/count for 'mean'
+    (else 1), a = 1 + (p - 1) t and σ = σ(x):
 
-    Used when no graph is recorded for the backward; ``BCEWithLogits.backward``
-    writes the same formulas in Tensor ops when one is.
+        gx = c w gy (a σ - p t),   gt = c w gy ((p - 1) softplus(-x) - x)
+    and its own backward, for gradient penalties (σ' = σ (1 - σ), softplus(-x)' = σ - 1):
+        g(x)  = c w gy [ggx · a σ (1 - σ) + ggt · ((p - 1)(σ - 1) - 1)]
+        g(t)  = c w gy · ggx · ((p - 1) σ - p)
+        g(gy) = c w [ggx (a σ - p t) + ggt ((p - 1) softplus(-x) - x)]   (summed to gy's shape)
     """
 
     def __init__(self, op):
         self.weight, self.pos_weight, self.reduction = op.weight, op.pos_weight, op.reduction
-        self.count, self.needs = op.count, op.needs_input_grad
+        self.scale = 1 / op.count if op.reduction == "mean" else 1
+        self.needs = op.needs_input_grad   # which of gx, gt to compute (None for the other)
 
     def forward(self, x, t, gy):
-        xp = self.xp(x)
-        scale = 1 / self.count if self.reduction == "mean" else 1
-        g = gy * scale if self.weight is None else gy * scale * self.weight
+        g = gy * self.scale if self.weight is None else gy * self.scale * self.weight
         p = 1 if self.pos_weight is None else self.pos_weight
-        sig = x.dtype.type(0.5) * xp.tanh(x.dtype.type(0.5) * x) + x.dtype.type(0.5)
-        gx = g * ((1 + (p - 1) * t) * sig - p * t) if self.needs[0] else None
-        gt = None
-        if self.needs[1]:
-            sp = xp.maximum(-x, 0) + xp.log1p(xp.exp(-abs(x)))    # softplus(-x)
-            gt = g * ((p - 1) * sp - x)
+        gx = g * ((1 + (p - 1) * t) * sigmoid_array(x) - p * t) if self.needs[0] else None
+        gt = g * ((p - 1) * softplus_array(-x) - x) if self.needs[1] else None
         return gx, gt
 
     def forward_cuda(self, x, t, gy):
         w, p = _full(self.weight, x), _full(self.pos_weight, x)
         gx = cuda.empty_like(x) if self.needs[0] else None
         gt = cuda.empty_like(x) if self.needs[1] else None
-        scale = 1.0 / self.count if self.reduction == "mean" else 1.0
         cuda.launch("bce_with_logits", "bce_with_logits_backward", x.dtype,
                     cuda.blocks_for(x.size), x, t, cuda.pointer(w), cuda.pointer(p),
-                    gy, np.int64(gy.size), cuda.scalar(scale, x.dtype), cuda.pointer(gx),
+                    gy, np.int64(gy.size), cuda.scalar(self.scale, x.dtype), cuda.pointer(gx),
                     cuda.pointer(gt), np.int64(x.size))
         return gx, gt
+
+    def backward(self, ggx, ggt):
+        x, t, gy = self.inputs
+        cw = self.scale if self.weight is None else self.scale * self.weight
+        p = 1 if self.pos_weight is None else self.pos_weight
+        sig = sigmoid(x)
+        # ---- g(x), g(t) ----
+        g_x = g_t = None
+        if ggx is not None:
+            g_x = ggx * (1 + (p - 1) * t) * sig * (1 - sig)
+            g_t = ggx * ((p - 1) * sig - p) if self.needs_input_grad[1] else None
+        if ggt is not None:
+            term = ggt * ((p - 1) * (sig - 1) - 1)
+            g_x = term if g_x is None else g_x + term
+        g_x = None if g_x is None else g_x * gy * cw
+        g_t = None if g_t is None else g_t * gy * cw
+        # ---- g(gy) ----
+        g_gy = None
+        if self.needs_input_grad[2]:
+            terms = []
+            if ggx is not None:
+                terms.append(ggx * ((1 + (p - 1) * t) * sig - p * t))
+            if ggt is not None:
+                terms.append(ggt * ((p - 1) * softplus(-x) - x))
+            g_gy = (terms[0] if len(terms) == 1 else terms[0] + terms[1]) * cw
+        return g_x, g_t, g_gy
 
 
 def _full(constant, x):
@@ -181,7 +187,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     loss = BinaryCrossEntropy()(input, target)
     if weight is not None:
         loss = loss * weight
-    return _reduce(loss, reduction)
+    return reduce_loss(loss, reduction)
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -190,15 +196,22 @@ def mse_loss(input, target, reduction="mean"):
     target = as_tensor(target, like=input)
     _check_loss_args("mse_loss", input, target, reduction)
     diff = input - target
-    return _reduce(diff * diff, reduction)
+    return reduce_loss(diff * diff, reduction)
 
 
-def _reduce(loss, reduction):
-    if reduction == "mean":
-        return mean(loss)
+def reduce_loss(loss, reduction, total=None):
+    """'none' keeps the elementwise loss, 'sum' adds it up, 'mean' divides that sum by
+    ``total`` (default: the number of elements). Every loss reduces here."""
+    if reduction == "none":
+        return loss
     if reduction == "sum":
         return sum(loss)
-    return loss
+    return mean(loss) if total is None else sum(loss) / total
+
+
+def check_reduction(op, reduction):
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def _constant(value, like):
@@ -212,8 +225,7 @@ def _constant(value, like):
 
 
 def _check_loss_args(op, input, target, reduction):
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    check_reduction(op, reduction)
     if tuple(input.shape) != tuple(target.shape):
         raise ValueError(f"{op}: target shape {tuple(target.shape)} must match input shape "
                          f"{tuple(input.shape)}")
