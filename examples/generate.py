@@ -11,15 +11,11 @@ runs in eval mode: BatchNorm uses its running statistics.
 """
 import argparse
 import os
-import sys
 
 import numpy as np
 
-try:
-    import minigan
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    import minigan
+from cli import UsageError, resolve_device, run   # first: it finds minigan in a checkout
+import minigan
 from minigan import training
 
 
@@ -54,17 +50,20 @@ def slerp(z0, z1, t):
 def main(argv=None):
     args = parse_args(argv)
     if min(args.n, args.nrow, args.rows, args.frames) < 1:
-        raise training.RunError("--n, --nrow, --rows and --frames must be at least 1")
-    device = training.resolve_device(args.device)
-    path = training.find_checkpoint(args.checkpoint, args.checkpoint)
+        raise UsageError("--n, --nrow, --rows and --frames must be at least 1")
+    device = resolve_device(args.device)
+    try:
+        path = training.find_checkpoint(args.checkpoint, args.checkpoint)
+    except training.CheckpointNotFound as e:   # its hint speaks of --resume: not ours
+        raise UsageError(str(e)) from None
     if path is None:
-        raise training.RunError(f"{args.checkpoint}: no checkpoint there")
+        raise UsageError(f"{args.checkpoint}: no checkpoint there")
     ckpt = training.load_checkpoint(path)
-    G, _ = training.build_models(ckpt["arch"], device)
+    G, _ = minigan.models.build_gan(ckpt["arch"], device)
     try:
         G.load_state_dict(ckpt["models"]["G"])
     except (KeyError, RuntimeError) as e:
-        raise training.RunError(f"checkpoint {path} has no generator that fits its own "
+        raise training.BadCheckpoint(f"checkpoint {path} has no generator that fits its own "
                                 f"architecture ({e})") from None
     out = args.out or os.path.dirname(os.path.abspath(path))
     os.makedirs(out, exist_ok=True)
@@ -84,4 +83,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    training.run_cli(main)
+    run(main)

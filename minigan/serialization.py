@@ -24,6 +24,8 @@ import zipfile
 import numpy as np
 
 from . import backend
+from .nn.module import Parameter
+from .tensor import Tensor
 
 FORMAT_VERSION = 1
 
@@ -94,7 +96,6 @@ def leaves(tree, path=""):
     elif isinstance(tree, (list, tuple)):
         items = enumerate(tree)
     else:
-        from .tensor import Tensor
         value = tree.data if isinstance(tree, Tensor) else tree
         return {path: np.asarray(backend.to_device(value, "cpu") if hasattr(value, "shape")
                                  else value)}
@@ -105,8 +106,6 @@ def leaves(tree, path=""):
 
 
 def _encode(obj, arrays):
-    from .nn.module import Parameter
-    from .tensor import Tensor
 
     def store(array):
         name = f"a{len(arrays)}"
@@ -139,8 +138,6 @@ def _encode_key(key):
 
 
 def _decode(node, arrays, map_location):
-    from .nn.module import Parameter
-    from .tensor import Tensor
     if not isinstance(node, dict):
         return node
     if "tensor" in node:

@@ -142,7 +142,6 @@ class Tensor:
     # ---- autograd ----
     def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, as PyTorch does."""
-        from .autograd.engine import run_backward
         if not self.requires_grad:
             raise RuntimeError("backward: tensor does not require grad and has no grad_fn")
         if gradient is None:
@@ -405,4 +404,10 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
     return full(t.shape, fill_value, **_like(t, dtype, device), requires_grad=requires_grad)
 
 
-from . import ops  # noqa: E402  (the ops need Tensor defined first)
+# NOTE: the one place the import cycle closes. Tensor's methods call the ops and the backward
+# engine, and those modules import Tensor at their top. So this module imports nothing of
+# minigan's but ``backend`` before Tensor is defined, and the ops and the engine after it:
+# whichever module is imported first, Tensor exists by the time they ask for it
+# (minigan/__init__.py imports this module first).
+from . import ops  # noqa: E402
+from .autograd.engine import run_backward  # noqa: E402

@@ -30,7 +30,6 @@ TINY = ["--dataset", "synthetic", "--limit", "64", "--ngf", "8", "--ndf", "8",
 
 def env(**extra):
     e = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    e.pop("MINIGAN_TEST_NAN_AT_STEP", None)
     e.update(extra)
     return e
 
@@ -245,13 +244,45 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tmp_path):
 
 # ---- guards: one line, exit code 2, no traceback ----
 
-def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
-    result = train(*TINY, "--steps", "6", "--checkpoint-every", "2", "--sample-every", "0",
-                   "--out", "out", cwd=tmp_path, MINIGAN_TEST_NAN_AT_STEP="3")
-    line = assert_one_line_error(result, "step 3: loss_D = nan", "checkpoint-0000002.npz")
-    assert "lower --lr" in line
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    """In process: the script's own run, with a callback that poisons the weights before step 3."""
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
+    import cli
+    import train_dcgan
+
+    class PoisonBefore3:
+        def before_step(self, run, step):
+            if step == 3:
+                for model in run.models.values():
+                    for p in model.parameters():
+                        p.data[...] = float("nan")
+
+    monkeypatch.chdir(tmp_path)
+    argv = [*TINY, "--steps", "6", "--checkpoint-every", "2", "--sample-every", "0",
+            "--out", "out"]
+    with pytest.raises(SystemExit) as info:
+        cli.run(lambda argv: cli.train(train_dcgan.DCGAN(), argv, [PoisonBefore3()]), argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.count("\n") == 1, err
+    assert "step 3: loss_D = nan" in err and "checkpoint-0000002.npz" in err
+    assert "lower --lr" in err
     assert sorted(p.name for p in (tmp_path / "out").glob("checkpoint-*")) == [
         "checkpoint-0000002.npz"]
+
+
+def test_a_bare_run_twice_starts_the_next_free_folder(tmp_path):
+    first = train(*TINY, "--steps", "1", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    second = train(*TINY, "--steps", "1", cwd=tmp_path)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.stdout.splitlines()[0] == (
+        f"{os.path.join('runs', 'dcgan')} already holds a run: starting a new one in "
+        f"{os.path.join('runs', 'dcgan-2')} (--resume auto continues the other)")
+    for name in ("dcgan", "dcgan-2"):
+        assert (tmp_path / "runs" / name / "checkpoint-0000001.npz").exists()
+    resumed = train(*TINY, "--steps", "2", "--resume", "auto", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (tmp_path / "runs" / "dcgan" / "checkpoint-0000002.npz").exists()
 
 
 def test_wrong_data_dir(tmp_path):
@@ -350,7 +381,7 @@ def test_fid_compares_with_the_test_set(classifier, tmp_path):
 
 def test_bad_eval_classifier(finished, tmp_path):
     assert_one_line_error(train(*TINY, "--eval-classifier", "none.npz", cwd=tmp_path),
-                          "--eval-classifier none.npz: no such file")
+                          "none.npz: no such file", "--eval-classifier takes a checkpoint")
     assert_one_line_error(train(*TINY, "--eval-classifier", finished[0] / "checkpoint-0000004.npz",
                                 cwd=tmp_path), "is not a classifier checkpoint")
     assert_one_line_error(train(*TINY, "--eval-samples", "1", cwd=tmp_path), "--eval-samples")

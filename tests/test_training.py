@@ -257,15 +257,15 @@ def test_checkpoint_lookup_and_bad_files(tmp_path):
         (tmp_path / f"checkpoint-{step:07d}.npz").write_bytes(b"x")
     newest = str(tmp_path / "checkpoint-0000300.npz")
     assert training.find_checkpoint("auto", str(tmp_path)) == newest
-    with pytest.raises(training.RunError, match="already holds a run.*--resume auto"):
+    with pytest.raises(training.RunExists, match="already holds a run"):
         training.find_checkpoint(None, str(tmp_path))     # a fresh start would mix two runs
     assert training.find_checkpoint(str(tmp_path), "elsewhere") == newest
-    with pytest.raises(training.RunError, match="no such file"):
+    with pytest.raises(training.CheckpointNotFound, match="no such file"):
         training.find_checkpoint(str(tmp_path / "nope.npz"), tmp_path)
-    with pytest.raises(training.RunError, match="damaged or not a checkpoint"):
+    with pytest.raises(training.BadCheckpoint, match="damaged or not a checkpoint"):
         training.load_checkpoint(newest)
     minigan.save({"weights": np.zeros(3)}, tmp_path / "other.npz")
-    with pytest.raises(training.RunError, match="not a training checkpoint"):
+    with pytest.raises(training.BadCheckpoint, match="not a training checkpoint"):
         training.load_checkpoint(str(tmp_path / "other.npz"))
 
 
@@ -347,13 +347,25 @@ def test_loop_refuses_a_checkpoint_of_another_model(tmp_path):
     ckpt = training.load_checkpoint(str(tmp_path / "checkpoint-0000001.npz"))
     other = Toy(tmp_path)
     other.run.arch = {"model": "toy", "width": 9}
-    with pytest.raises(training.RunError, match="holds toy"):
+    with pytest.raises(training.CheckpointMismatch, match="holds toy"):
         other.run.restore(ckpt)
 
 
-def test_nan_guard_names_the_step_and_keeps_the_last_checkpoint(tmp_path, monkeypatch):
-    monkeypatch.setenv("MINIGAN_TEST_NAN_AT_STEP", "4")
-    toy = Toy(tmp_path, checkpoint_every=2)
+class PoisonBefore:
+    """A callback that fills every weight with NaN before step ``at``: that step's loss is NaN."""
+
+    def __init__(self, at):
+        self.at = at
+
+    def before_step(self, run, step):
+        if step == self.at:
+            for model in run.models.values():
+                for p in model.parameters():
+                    p.data[...] = np.nan
+
+
+def test_nan_guard_names_the_step_and_keeps_the_last_checkpoint(tmp_path):
+    toy = Toy(tmp_path, checkpoint_every=2, callbacks=[PoisonBefore(4)])
     with pytest.raises(training.NonFiniteLoss) as info:
         toy.run.run(toy.step, stream=io.StringIO())
     text = str(info.value)
@@ -371,7 +383,6 @@ def test_sigint_finishes_the_step_and_writes_a_checkpoint(tmp_path):
 
     with pytest.raises(training.Interrupted, match="SIGINT after step 3") as info:
         toy.run.run(step, stream=io.StringIO())
-    assert info.value.exit_code == 130
     assert (tmp_path / "checkpoint-0000003.npz").exists()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
@@ -383,23 +394,3 @@ def test_time_limit_stops_cleanly(tmp_path):
     assert toy.run.step == 1 and (tmp_path / "checkpoint-0000001.npz").exists()
     assert (tmp_path / "samples_000001.png").exists()
     assert "stopped at the time limit" in log.getvalue()
-
-
-# ---- command-line helpers ----
-
-def test_run_cli_prints_one_line_and_exits(capsys):
-    def bad(argv):
-        raise training.RunError("what is wrong: what to do")
-
-    with pytest.raises(SystemExit) as info:
-        training.run_cli(bad)
-    assert info.value.code == 2
-    err = capsys.readouterr().err
-    assert err.endswith("error: what is wrong: what to do\n") and err.count("\n") == 1
-
-
-@pytest.mark.skipif(minigan.cuda.is_available(), reason="a GPU is present")
-def test_cuda_without_a_gpu_is_a_run_error():
-    assert training.resolve_device("auto") == "cpu"
-    with pytest.raises(training.RunError, match="use --device cpu"):
-        training.resolve_device("cuda")

@@ -127,7 +127,9 @@ def test_train_gan_runs_and_writes_pictures(tmp_path):
         capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "64 images" in result.stdout and "loss_D" in result.stdout
+    assert "mlp-gan28 (nz 100, 1 channel) on cpu: 3 steps of batch 8" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == [
-        "losses.png", "samples_000002.png", "samples_000003.png"]
+        "checkpoint-0000003.npz", "losses.png", "metrics.csv", "real_samples.png",
+        "samples_000002.png", "samples_000003.png"]
     with Image.open(out / "samples_000002.png") as im:
-        assert im.size == (2 * (5 * 30 + 2),) * 2
+        assert im.size == (2 * (8 * 30 + 2),) * 2

@@ -1,5 +1,7 @@
 """Reverse-mode automatic differentiation: the engine, grad modes, anomaly detection, gradcheck."""
+from ..tensor import Tensor, ones_like
 from .anomaly import detect_anomaly, is_anomaly_enabled
+from .engine import run_backward
 from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
@@ -11,8 +13,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     Returns a tuple with one tensor per input; ``.grad`` fields are left alone.
     With ``create_graph=True`` the result is itself differentiable.
     """
-    from ..tensor import Tensor, ones_like
-    from .engine import run_backward
     single = isinstance(outputs, Tensor)
     outputs = [outputs] if single else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)

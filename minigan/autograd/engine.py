@@ -4,6 +4,7 @@
 ``grad`` returns the gradients of chosen inputs and leaves ``.grad`` alone
 (as ``torch.autograd.grad`` does).
 """
+from .. import ops
 from . import anomaly, grad_mode
 
 
@@ -74,12 +75,11 @@ def _accumulate_grad(leaf, g, taken):
     change of one .grad (zero_(), clipping) touches no other. Decided from flags.c_contiguous
     and .base, which NumPy and CuPy arrays both have.
     """
-    from ..ops import clone
     if leaf.grad is not None:
         g = leaf.grad + g
     memory = _memory(g.data)
     if id(memory) in taken or not g.data.flags.c_contiguous:
-        g = clone(g)
+        g = ops.clone(g)
         memory = g.data
     taken.add(id(memory))
     leaf.grad = g
@@ -91,7 +91,6 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     With ``inputs=None`` the gradients land in the leaves' ``.grad``; otherwise
     a list with the gradient of each of ``inputs`` (None where none arrives).
     """
-    from ..ops import cast, sum_to
     wanted = None if inputs is None else {id(x): x for x in inputs}
     order = _topological_order(roots, wanted)
     grads, captured = {}, {}   # id(tensor) -> (tensor, gradient so far)
@@ -138,9 +137,9 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     if gx is None or not needed:
                         continue
                     if gx.shape != x.shape:
-                        gx = sum_to(gx, x.shape)   # undo the broadcast of the forward
+                        gx = ops.sum_to(gx, x.shape)   # undo the broadcast of the forward
                     if gx.dtype != x.dtype:
-                        gx = cast(gx, x.dtype)     # float32 + float64 promotes; grads do not
+                        gx = ops.cast(gx, x.dtype)     # float32 + float64 promotes; grads do not
                     deliver(x, gx)
             if not retain_graph:
                 fn.release()

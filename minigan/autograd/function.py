@@ -13,6 +13,7 @@ import weakref
 
 from .. import cuda
 from ..backend import get_array_module
+from ..tensor import Tensor, as_tensor
 from . import anomaly, grad_mode
 
 
@@ -26,7 +27,6 @@ class Function:
     forward_cuda = None  # kernel-backed ops override it
 
     def __call__(self, *inputs):
-        from ..tensor import Tensor, as_tensor
         like = next((x for x in inputs if isinstance(x, Tensor)), None)
         inputs = tuple(x if isinstance(x, Tensor) else as_tensor(x, like=like) for x in inputs)
         self._check_devices(inputs)

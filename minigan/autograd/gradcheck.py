@@ -11,7 +11,8 @@ the second compared with ⟨vᵀJ, u⟩, so its cost does not grow with the inpu
 import numpy as np
 
 from ..backend import get_array_module
-from . import grad_mode
+from ..tensor import Tensor
+from . import grad, grad_mode
 
 
 # NOTE: mixed into the seeds of the random cotangents and directions, so that they never equal
@@ -28,7 +29,6 @@ def _as_tuple(x):
 
 
 def _cotangent(rng, outputs):
-    from ..tensor import Tensor
     vs = []
     for y in outputs:
         xp = get_array_module(y.data)
@@ -47,7 +47,6 @@ def _dot(outputs, vs):
 
 def _analytic(fn, inputs, targets, vs, create_graph=False):
     """vᵀJ for each target input, as NumPy arrays (zeros where no gradient arrives)."""
-    from . import grad
     with grad_mode.enable_grad():
         outputs = _as_tuple(fn(*inputs))
     pairs = [(y, v) for y, v in zip(outputs, vs) if y.requires_grad]
@@ -142,8 +141,6 @@ def gradgradcheck(fn, inputs, grad_outputs=None, eps=1e-6, atol=1e-5, rtol=1e-3,
     differentiating it again only shows that it is consistent with itself, and an op
     may build it by other code than its plain backward.
     """
-    from ..tensor import Tensor
-    from . import grad
     inputs = _as_tuple(inputs)
     n = len(inputs)
     with grad_mode.no_grad():

@@ -7,6 +7,8 @@ the broadcasting rule.
 import numpy as np
 
 from ..autograd.function import Function
+from .. import backend
+from ..tensor import Tensor, as_tensor
 
 
 class Add(Function):
@@ -211,9 +213,8 @@ class ToDevice(Function):
         self.device = device
 
     def forward(self, x):
-        from ..backend import device_of, to_device
-        self.in_device = device_of(x)
-        return to_device(x, self.device)
+        self.in_device = backend.device_of(x)
+        return backend.to_device(x, self.device)   # the array function, not this op's
 
     def backward(self, gy):
         return to_device(gy, self.in_device)
@@ -266,7 +267,6 @@ def neg(x):
 
 
 def pow(x, exponent):
-    from ..tensor import Tensor
     if isinstance(exponent, Tensor) or not isinstance(x, Tensor):   # tensor or number ** tensor
         return _broadcasting("pow", PowTensor(), x, exponent)
     return Pow(exponent)(x)
@@ -296,14 +296,12 @@ def clamp(x, min=None, max=None):
 
 def where(condition, a, b):
     """Elementwise ``a if condition else b``; ``condition`` is a bool tensor or array."""
-    from ..tensor import Tensor
     cond = condition.data if isinstance(condition, Tensor) else condition
     return Where(cond)(a, b)
 
 
 def matmul(a, b):
     """Matrix product with PyTorch's rules: 1-D operands are promoted, batch axes broadcast."""
-    from ..tensor import as_tensor, Tensor
     a = as_tensor(a, like=b if isinstance(b, Tensor) else None)
     b = as_tensor(b, like=a)
     if a.ndim == 0 or b.ndim == 0:

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autograd.function import Function
 from ..backend import to_device
+from ..tensor import Tensor
 from .arith import exp
 from .loss import check_reduction, reduce_loss
 from .reduce import _axes, sum
@@ -90,7 +91,6 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 def _weighted_nll(log_p, target, weight, ignore_index, reduction, label_smoothing, op="nll_loss"):
     """-Σ_c coef · log p with coef built from the targets (see the module docstring), reduced."""
-    from ..tensor import Tensor
     xp = Function.xp(log_p.data)
     t = to_device(target.data if isinstance(target, Tensor) else target, log_p.device)
     c = log_p.shape[0 if log_p.ndim == 1 else 1]
@@ -118,7 +118,6 @@ def _weighted_nll(log_p, target, weight, ignore_index, reduction, label_smoothin
 
 def _check_args(op, input, target, weight, reduction, label_smoothing):
     """Raise ValueError for what PyTorch rejects, naming the op and the shapes."""
-    from ..tensor import Tensor
     shape = tuple(input.shape)
     t_shape = tuple(np.shape(target.data if isinstance(target, Tensor) else target))
     t_dtype = target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype

@@ -3,6 +3,8 @@ import numpy as np
 
 from .. import cuda
 from ..autograd.function import Function
+from ..backend import to_device
+from ..tensor import Tensor, as_tensor
 from .activation import sigmoid, sigmoid_array, softplus, softplus_array
 from .arith import clamp, log
 from .reduce import mean, sum
@@ -166,7 +168,6 @@ class BinaryCrossEntropy(Function):
 def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None,
                                      reduction="mean"):
     """Stable ``-[t log σ(x) + (1 - t) log(1 - σ(x))]`` in one op; see ``BCEWithLogits``."""
-    from ..tensor import as_tensor
     target = as_tensor(target, like=input)
     _check_loss_args("binary_cross_entropy_with_logits", input, target, reduction)
     cuda.kernel_dtype("binary_cross_entropy_with_logits", input=input, target=target)
@@ -181,7 +182,6 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     As in PyTorch each log is clamped at -100, so p = 0 or 1 gives a finite loss and
     gradient; see ``BinaryCrossEntropy``.
     """
-    from ..tensor import as_tensor
     target = as_tensor(target, like=input)
     _check_loss_args("binary_cross_entropy", input, target, reduction)
     loss = BinaryCrossEntropy()(input, target)
@@ -192,7 +192,6 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def mse_loss(input, target, reduction="mean"):
     """``(x - t)²``, reduced."""
-    from ..tensor import as_tensor
     target = as_tensor(target, like=input)
     _check_loss_args("mse_loss", input, target, reduction)
     diff = input - target
@@ -215,8 +214,6 @@ def check_reduction(op, reduction):
 
 
 def _constant(value, like):
-    from ..tensor import Tensor
-    from ..backend import to_device
     if value is None:
         return None
     array = value.data if isinstance(value, Tensor) else value

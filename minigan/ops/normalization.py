@@ -12,6 +12,7 @@ import numpy as np
 
 from .. import cuda
 from ..autograd.function import Function
+from ..tensor import Tensor, ones, zeros
 from .reduce import mean, sum
 
 
@@ -199,7 +200,6 @@ class BatchNormInference(Function):
         return y
 
     def backward(self, gy):
-        from ..tensor import Tensor
         x, gamma, _ = self.inputs
         axes, shape = _batch_layout(x)
         inv_std = Tensor(self.inv_std.reshape(shape))
@@ -318,7 +318,6 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
 def _affine(input, shape, weight, bias):
     """γ and β as given, or ones and zeros of ``shape`` (no scale, no shift)."""
-    from ..tensor import ones, zeros
     if weight is None:
         weight = ones(*shape, dtype=input.dtype, device=input.device)
     if bias is None:

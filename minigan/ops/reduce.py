@@ -2,6 +2,7 @@
 import builtins
 
 from ..autograd.function import Function
+from ..tensor import Tensor
 from .shape import broadcast_to, reshape
 
 
@@ -99,7 +100,6 @@ def min(x, dim=None, keepdim=False):
 
 
 def argmax(x, dim=None, keepdim=False):
-    from ..tensor import Tensor
     xp = Function.xp(x.data)
     if dim is None:
         return Tensor(xp.asarray(x.data.argmax()))

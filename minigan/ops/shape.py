@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..autograd.function import Function
+from ..tensor import Tensor
 
 
 class Reshape(Function):
@@ -218,7 +219,6 @@ def sum_to(x, shape):
 
 
 def getitem(x, key):
-    from ..tensor import Tensor
     if isinstance(key, Tensor):
         key = key.data
     elif isinstance(key, tuple):

@@ -1,0 +1,104 @@
+"""Checkpoints: where they are, which one a run continues from, and how one is read.
+
+A checkpoint is one ``minigan.save`` file, ``checkpoint-<step>.npz``: the models (buffers
+included), the optimizers, the step, the data position and every RNG state, so N steps,
+a resume, and N more equal 2N steps in one run, bit for bit.
+"""
+import os
+import re
+
+import numpy as np
+
+import minigan
+from ..serialization import CheckpointError
+from .errors import BadCheckpoint, CheckpointMismatch, CheckpointNotFound, RunExists
+
+KIND = "minigan.training checkpoint"
+VERSION = 1
+NAME = re.compile(r"^checkpoint-(\d+)\.npz$")
+
+
+def checkpoint_path(out, step):
+    return os.path.join(out, f"checkpoint-{step:07d}.npz")
+
+
+def list_checkpoints(out):
+    """[(step, path)] of the checkpoints in ``out``, oldest first."""
+    if not os.path.isdir(out):
+        return []
+    found = [(int(m.group(1)), os.path.join(out, name))
+             for name in os.listdir(out) if (m := NAME.match(name))]
+    return sorted(found)
+
+
+def free_folder(out):
+    """``out`` when it holds no run, else the first of ``out-2``, ``out-3``, ... that holds none."""
+    candidate, n = out, 1
+    while list_checkpoints(candidate):
+        n += 1
+        candidate = f"{out}-{n}"
+    return candidate
+
+
+def find_checkpoint(resume, out):
+    """The checkpoint a run continues from: ``resume`` is None (a fresh start), 'auto' (the
+    newest in ``out``, or None when there is none), a file, or a folder (its newest).
+
+    A fresh start in an ``out`` that already holds checkpoints raises ``RunExists``: two
+    runs in one folder would mix their files, and 'auto' would pick the wrong one.
+    """
+    if resume is None:
+        found = list_checkpoints(out)
+        if found:
+            raise RunExists(f"{out} already holds a run ({os.path.basename(found[-1][1])})")
+        return None
+    if resume == "auto" or os.path.isdir(resume):
+        folder = out if resume == "auto" else resume
+        found = list_checkpoints(folder)
+        if not found and resume != "auto":
+            raise CheckpointNotFound(f"{resume}: the folder holds no checkpoint-*.npz")
+        return found[-1][1] if found else None
+    if not os.path.isfile(resume):
+        raise CheckpointNotFound(f"{resume}: no such file")
+    return resume
+
+
+def load_checkpoint(path):
+    """The dict a TrainingRun saved; ``BadCheckpoint`` for a damaged file or one of another kind."""
+    try:
+        ckpt = minigan.load(path, map_location="cpu")
+    except (CheckpointError, OSError) as e:
+        raise BadCheckpoint(f"checkpoint {path} is damaged or not a checkpoint ({e})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != KIND:
+        raise BadCheckpoint(f"{path} is a minigan file but not a training checkpoint")
+    if ckpt.get("version") != VERSION:
+        raise BadCheckpoint(f"checkpoint {path} has version {ckpt.get('version')}; this "
+                            f"minigan reads version {VERSION}")
+    ckpt["path"] = path
+    return ckpt
+
+
+def check_arch(ckpt, arch):
+    """``CheckpointMismatch`` unless the checkpoint holds the models ``arch`` describes."""
+    if ckpt["arch"] != arch:
+        raise CheckpointMismatch(f"checkpoint {ckpt.get('path', '')} holds "
+                                 f"{describe_arch(ckpt['arch'])} but this run builds "
+                                 f"{describe_arch(arch)}")
+
+
+def describe_arch(arch):
+    """'dcgan28 (nz 100, ngf 64, ndf 64, 1 channel)'."""
+    sizes = ", ".join(f"{k} {arch[k]}" for k in ("nz", "ngf", "ndf") if k in arch)
+    nc = arch.get("nc")
+    return (f"{arch.get('model')}{arch.get('image_size', '')} ({sizes}, "
+            f"{nc} channel{'s' if nc != 1 else ''})")
+
+
+def rng_state():
+    """Every random state a run draws from: minigan's generator and NumPy's global one."""
+    return {"minigan": minigan.get_rng_state(), "numpy": np.random.get_state(legacy=False)}
+
+
+def set_rng_state(state):
+    minigan.set_rng_state(state["minigan"])
+    np.random.set_state(state["numpy"])
