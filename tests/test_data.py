@@ -108,7 +108,7 @@ def places(tmp_path, monkeypatch):
     """Every search folder under tmp_path, all empty; $HOME and the system folder patched."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MINIGAN_DATA", str(tmp_path / "env"))
-    monkeypatch.setattr(data, "SYSTEM_DIR", str(tmp_path / "system"))
+    monkeypatch.setattr(data.mnist, "SYSTEM_DIR", str(tmp_path / "system"))
     return {
         "data_dir": tmp_path / "given",
         "env": tmp_path / "env",
