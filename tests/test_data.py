@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from minigan import data
-from minigan.data import (batches, find_dataset, load_mnist_like, read_idx, to_unit_range,
-                          write_idx)
+from minigan.data import (batches, find_dataset, load_mnist_like, read_idx, to_signed_range,
+                          to_uint8, to_unit_range, write_idx)
 
 
 def idx_bytes(code, shape, body):
@@ -181,6 +181,15 @@ def test_to_unit_range():
     assert x.min() == -1.0 and x.max() == 1.0
     np.testing.assert_allclose(x[0, 0], [[-1, 1], [128 / 127.5 - 1, 64 / 127.5 - 1]], atol=1e-6)
     assert to_unit_range(np.zeros((2, 3, 4, 4), np.uint8)).shape == (2, 3, 4, 4)
+
+
+def test_pixel_scalings_both_ways():
+    p = np.arange(256, dtype=np.uint8)
+    x = to_signed_range(p)
+    assert x.dtype == np.float32 and x[0] == -1.0 and x[-1] == 1.0
+    np.testing.assert_allclose(x, p / 127.5 - 1, atol=1e-6)
+    np.testing.assert_array_equal(to_uint8((x + 1) / 2), p)   # [0, 1] back to every level
+    assert to_uint8(np.array([-0.5, 0.0, 0.2, 0.5, 1.0, 2.0])).tolist() == [0, 0, 51, 128, 255, 255]
 
 
 def test_batches_cover_the_epoch_and_repeat_with_the_seed():

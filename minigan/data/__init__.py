@@ -18,7 +18,7 @@ One module per concern:
     download   download_dataset: public mirrors, checked by SHA-256
     synthetic  synthetic_images: the built-in set, drawn from a seed
     folder     load_image_folder, resize_images: image files through Pillow
-    pixels     to_unit_range: uint8 pixels to the models' float range
+    pixels     to_signed_range, to_unit_range, to_uint8: pixel scaling, written once
     stream     batches, BatchStream
     sources    load_image_dataset: picks one of the above
 """
@@ -28,7 +28,7 @@ from .folder import IMAGE_EXTENSIONS, image_files, load_image_folder, resize_ima
 from .idx import GZIP_MAGIC, IDX_DTYPES, read_idx, write_idx
 from .mnist import (DATASETS, SPLITS, SYSTEM_DIR, cache_dir, find_dataset, load_mnist_like,
                     search_path)
-from .pixels import to_unit_range
+from .pixels import to_signed_range, to_uint8, to_unit_range
 from .sources import SOURCES, SYNTHETIC_SIZE, ImageSet, load_image_dataset
 from .stream import BatchStream, batches
 from .synthetic import synthetic_images
@@ -39,5 +39,5 @@ __all__ = [
     "SYSTEM_DIR", "batches", "cache_dir", "download_dataset", "download_file", "find_dataset",
     "image_files", "load_image_dataset", "load_image_folder", "load_mnist_like",
     "mirrors_for", "read_idx", "resize_images", "search_path", "synthetic_images",
-    "to_unit_range", "write_idx",
+    "to_signed_range", "to_uint8", "to_unit_range", "write_idx",
 ]

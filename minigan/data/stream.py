@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import backend
 from ..tensor import Tensor
+from .pixels import to_signed_range
 
 
 def batches(array, batch_size, rng, drop_last=True):
@@ -58,7 +59,7 @@ class BatchStream:
         self.position += 1
         x = self.images[backend.to_device(index, self.device)]
         # NOTE: scale on the device: 4 times less to hold there than float32 images.
-        return Tensor(x.astype(np.float32) / np.float32(127.5) - np.float32(1.0))
+        return Tensor(to_signed_range(x))
 
     __next__ = next
 

@@ -1,6 +1,8 @@
 """A built-in synthetic image set: one anti-aliased shape per image, drawn from a seed."""
 import numpy as np
 
+from .pixels import to_uint8
+
 
 def synthetic_images(n, image_size=28, channels=1, seed=0):
     """``n`` procedurally drawn images, uint8 (n, channels, image_size, image_size).
@@ -30,7 +32,7 @@ def synthetic_images(n, image_size=28, channels=1, seed=0):
                 color = rng.uniform(0.0, 1.0, (m, channels, 1, 1)).astype(np.float32)
                 color[np.arange(m), rng.integers(0, channels, m)] = 1.0   # one bright channel
                 img = img + (color - img) * alpha
-        out[start:start + m] = np.round(np.clip(img, 0, 1) * 255)
+        out[start:start + m] = to_uint8(img)
     return out
 
 
