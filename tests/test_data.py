@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from minigan import data
-from minigan.data import (batches, find_dataset, load_mnist_like, read_idx, to_signed_range,
+from minigan.data import (DatasetError, DatasetFormatError, batches, find_dataset,
+                          load_image_dataset, load_mnist_like, read_idx, to_signed_range,
                           to_uint8, to_unit_range, write_idx)
 
 
@@ -76,8 +77,9 @@ def test_write_idx_round_trip(tmp_path, name):
 @pytest.mark.parametrize("gz", [False, True])
 def test_corrupt_files_raise_one_line_value_error(tmp_path, raw, message, gz):
     path = write(tmp_path / "train-images-idx3-ubyte.gz", raw, gz)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(DatasetFormatError) as info:
         read_idx(path)
+    assert isinstance(info.value, DatasetError) and isinstance(info.value, ValueError)
     text = str(info.value)
     assert text.startswith(f"read_idx: {path}: ") and message in text
     assert "\n" not in text
@@ -86,7 +88,7 @@ def test_corrupt_files_raise_one_line_value_error(tmp_path, raw, message, gz):
 def test_truncated_gzip_stream(tmp_path):
     raw = gzip.compress(idx_bytes(0x08, (100,), bytes(100)))
     path = write(tmp_path / "t.gz", raw[:len(raw) // 2])
-    with pytest.raises(ValueError, match="corrupt gzip data"):
+    with pytest.raises(DatasetFormatError, match="corrupt gzip data"):
         read_idx(path)
 
 
@@ -156,6 +158,19 @@ def test_load_mnist_like(places):
     np.testing.assert_array_equal(got_images, images)
     np.testing.assert_array_equal(got_labels, labels)
     assert load_mnist_like("mnist", places["data_dir"], split="test")[0].shape == (3, 28, 28)
+
+
+def test_malformed_sets_are_format_errors(places):
+    make_dataset(places["data_dir"], n=7)
+    write_idx(places["data_dir"] / "train-labels-idx1-ubyte.gz", np.zeros(6, np.uint8))
+    with pytest.raises(DatasetFormatError, match="7 images but labels of shape"):
+        load_mnist_like("mnist", places["data_dir"])
+    write_idx(places["data_dir"] / "train-images-idx3-ubyte.gz", np.zeros((6, 28, 28), np.int16))
+    with pytest.raises(DatasetFormatError, match="images must be uint8"):
+        load_mnist_like("mnist", places["data_dir"])
+    (places["data_dir"] / "train-images-idx3-ubyte.gz").write_bytes(b"\x00\x00\x08")
+    with pytest.raises(DatasetFormatError, match="read_idx: .*train-images-idx3-ubyte.gz"):
+        load_image_dataset("mnist", places["data_dir"])
 
 
 def test_missing_dataset_lists_the_places_searched(places):

@@ -12,7 +12,7 @@ resumed run sees the same batches.
 
 One module per concern:
 
-    errors     DatasetError, DownloadError
+    errors     DatasetError, DatasetFormatError, DownloadError
     idx        read_idx, write_idx: the IDX file format
     mnist      search_path, find_dataset, load_mnist_like: MNIST-like sets on disk
     download   download_dataset: public mirrors, checked by SHA-256
@@ -23,7 +23,7 @@ One module per concern:
     sources    load_image_dataset: picks one of the above
 """
 from .download import MIRRORS, SHA256, download_dataset, download_file, mirrors_for
-from .errors import DatasetError, DownloadError
+from .errors import DatasetError, DatasetFormatError, DownloadError
 from .folder import IMAGE_EXTENSIONS, image_files, load_image_folder, resize_images
 from .idx import GZIP_MAGIC, IDX_DTYPES, read_idx, write_idx
 from .mnist import (DATASETS, SPLITS, SYSTEM_DIR, cache_dir, find_dataset, load_mnist_like,
@@ -34,10 +34,10 @@ from .stream import BatchStream, batches
 from .synthetic import synthetic_images
 
 __all__ = [
-    "BatchStream", "DATASETS", "DatasetError", "DownloadError", "GZIP_MAGIC", "IDX_DTYPES",
-    "IMAGE_EXTENSIONS", "ImageSet", "MIRRORS", "SHA256", "SOURCES", "SPLITS", "SYNTHETIC_SIZE",
-    "SYSTEM_DIR", "batches", "cache_dir", "download_dataset", "download_file", "find_dataset",
-    "image_files", "load_image_dataset", "load_image_folder", "load_mnist_like",
-    "mirrors_for", "read_idx", "resize_images", "search_path", "synthetic_images",
-    "to_signed_range", "to_uint8", "to_unit_range", "write_idx",
+    "BatchStream", "DATASETS", "DatasetError", "DatasetFormatError", "DownloadError",
+    "GZIP_MAGIC", "IDX_DTYPES", "IMAGE_EXTENSIONS", "ImageSet", "MIRRORS", "SHA256", "SOURCES",
+    "SPLITS", "SYNTHETIC_SIZE", "SYSTEM_DIR", "batches", "cache_dir", "download_dataset",
+    "download_file", "find_dataset", "image_files", "load_image_dataset", "load_image_folder",
+    "load_mnist_like", "mirrors_for", "read_idx", "resize_images", "search_path",
+    "synthetic_images", "to_signed_range", "to_uint8", "to_unit_range", "write_idx",
 ]

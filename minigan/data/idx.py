@@ -5,6 +5,8 @@ import zlib
 
 import numpy as np
 
+from .errors import DatasetFormatError
+
 # IDX type codes (byte 3 of the magic number) -> big-endian NumPy dtype.
 IDX_DTYPES = {
     0x08: np.dtype(">u1"),
@@ -22,12 +24,12 @@ def read_idx(path):
 
     Layout: magic ``00 00 <type> <ndim>``, then ``ndim`` big-endian uint32 sizes,
     then the data, big-endian, C order. MNIST images are type 0x08 (uint8), ndim 3:
-    magic 0x00000803; labels are 0x00000801.
+    magic 0x00000803; labels are 0x00000801. A malformed file raises DatasetFormatError.
     """
     path = os.fspath(path)
 
     def fail(what):
-        raise ValueError(f"read_idx: {path}: {what}")
+        raise DatasetFormatError(f"read_idx: {path}: {what}")
 
     with open(path, "rb") as f:
         raw = f.read()

@@ -8,6 +8,7 @@ import os
 
 import numpy as np
 
+from .errors import DatasetFormatError
 from .idx import read_idx
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -65,7 +66,8 @@ def find_dataset(name, data_dir=None, split="train"):
 def load_mnist_like(name, data_dir=None, split="train"):
     """(images uint8 (N, 28, 28), labels uint8 (N,)) of MNIST or Fashion-MNIST.
 
-    ``split`` is "train" (60000 images) or "test" (10000, the "t10k" files).
+    ``split`` is "train" (60000 images) or "test" (10000, the "t10k" files). Raises
+    FileNotFoundError when no folder holds them, DatasetFormatError when a file is malformed.
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
@@ -82,9 +84,9 @@ def load_mnist_like(name, data_dir=None, split="train"):
     images = read_idx(_idx_file(folder, images_name))
     labels = read_idx(_idx_file(folder, labels_name))
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"{name}: images must be uint8 (N, H, W), got {images.dtype} "
-                         f"{images.shape} in {folder}")
+        raise DatasetFormatError(f"{name}: images must be uint8 (N, H, W), got {images.dtype} "
+                                 f"{images.shape} in {folder}")
     if labels.shape != images.shape[:1]:
-        raise ValueError(f"{name}: {images.shape[0]} images but labels of shape "
-                         f"{labels.shape} in {folder}")
+        raise DatasetFormatError(f"{name}: {images.shape[0]} images but labels of shape "
+                                 f"{labels.shape} in {folder}")
     return images, labels

@@ -97,6 +97,6 @@ def _guess_name(folder):
 
 
 def _load_idx_set(name, folder, image_size, limit):
-    images, _ = load_mnist_like(name, folder)   # ValueError for a corrupt file
+    images, _ = load_mnist_like(name, folder)   # DatasetFormatError for a corrupt file
     images = images[:limit, None]               # (N, 28, 28) -> (N, 1, 28, 28)
     return ImageSet(name, resize_images(images, image_size), os.path.abspath(folder))
