@@ -4,6 +4,8 @@ import math
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
+from .data.pixels import to_uint8
+
 # matplotlib's "tab10" colors, so curves look the way people expect.
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
           "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -37,7 +39,7 @@ def image_grid(images, nrow=8, padding=2, value_range=(-1, 1), pad_value=0):
     lo, hi = value_range if value_range is not None else (float(x.min()), float(x.max()))
     # NOTE: max(..., 1e-12) keeps a constant batch from dividing by zero.
     x = (np.clip(x, lo, hi) - lo) / max(hi - lo, 1e-12)
-    x = np.round(x * 255).astype(np.uint8)
+    x = to_uint8(x)
 
     cols = min(nrow, n)
     rows = math.ceil(n / cols)

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from minigan import data
-from minigan.data import (batches, find_dataset, load_mnist_like, read_idx, to_unit_range,
-                          write_idx)
+from minigan.data import (DatasetError, DatasetFormatError, batches, find_dataset,
+                          load_image_dataset, load_mnist_like, read_idx, to_signed_range,
+                          to_uint8, to_unit_range, write_idx)
 
 
 def idx_bytes(code, shape, body):
@@ -76,8 +77,9 @@ def test_write_idx_round_trip(tmp_path, name):
 @pytest.mark.parametrize("gz", [False, True])
 def test_corrupt_files_raise_one_line_value_error(tmp_path, raw, message, gz):
     path = write(tmp_path / "train-images-idx3-ubyte.gz", raw, gz)
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(DatasetFormatError) as info:
         read_idx(path)
+    assert isinstance(info.value, DatasetError) and isinstance(info.value, ValueError)
     text = str(info.value)
     assert text.startswith(f"read_idx: {path}: ") and message in text
     assert "\n" not in text
@@ -86,7 +88,7 @@ def test_corrupt_files_raise_one_line_value_error(tmp_path, raw, message, gz):
 def test_truncated_gzip_stream(tmp_path):
     raw = gzip.compress(idx_bytes(0x08, (100,), bytes(100)))
     path = write(tmp_path / "t.gz", raw[:len(raw) // 2])
-    with pytest.raises(ValueError, match="corrupt gzip data"):
+    with pytest.raises(DatasetFormatError, match="corrupt gzip data"):
         read_idx(path)
 
 
@@ -108,7 +110,7 @@ def places(tmp_path, monkeypatch):
     """Every search folder under tmp_path, all empty; $HOME and the system folder patched."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MINIGAN_DATA", str(tmp_path / "env"))
-    monkeypatch.setattr(data, "SYSTEM_DIR", str(tmp_path / "system"))
+    monkeypatch.setattr(data.mnist, "SYSTEM_DIR", str(tmp_path / "system"))
     return {
         "data_dir": tmp_path / "given",
         "env": tmp_path / "env",
@@ -158,6 +160,19 @@ def test_load_mnist_like(places):
     assert load_mnist_like("mnist", places["data_dir"], split="test")[0].shape == (3, 28, 28)
 
 
+def test_malformed_sets_are_format_errors(places):
+    make_dataset(places["data_dir"], n=7)
+    write_idx(places["data_dir"] / "train-labels-idx1-ubyte.gz", np.zeros(6, np.uint8))
+    with pytest.raises(DatasetFormatError, match="7 images but labels of shape"):
+        load_mnist_like("mnist", places["data_dir"])
+    write_idx(places["data_dir"] / "train-images-idx3-ubyte.gz", np.zeros((6, 28, 28), np.int16))
+    with pytest.raises(DatasetFormatError, match="images must be uint8"):
+        load_mnist_like("mnist", places["data_dir"])
+    (places["data_dir"] / "train-images-idx3-ubyte.gz").write_bytes(b"\x00\x00\x08")
+    with pytest.raises(DatasetFormatError, match="read_idx: .*train-images-idx3-ubyte.gz"):
+        load_image_dataset("mnist", places["data_dir"])
+
+
 def test_missing_dataset_lists_the_places_searched(places):
     with pytest.raises(FileNotFoundError) as info:
         load_mnist_like("mnist", places["data_dir"])
@@ -181,6 +196,15 @@ def test_to_unit_range():
     assert x.min() == -1.0 and x.max() == 1.0
     np.testing.assert_allclose(x[0, 0], [[-1, 1], [128 / 127.5 - 1, 64 / 127.5 - 1]], atol=1e-6)
     assert to_unit_range(np.zeros((2, 3, 4, 4), np.uint8)).shape == (2, 3, 4, 4)
+
+
+def test_pixel_scalings_both_ways():
+    p = np.arange(256, dtype=np.uint8)
+    x = to_signed_range(p)
+    assert x.dtype == np.float32 and x[0] == -1.0 and x[-1] == 1.0
+    np.testing.assert_allclose(x, p / 127.5 - 1, atol=1e-6)
+    np.testing.assert_array_equal(to_uint8((x + 1) / 2), p)   # [0, 1] back to every level
+    assert to_uint8(np.array([-0.5, 0.0, 0.2, 0.5, 1.0, 2.0])).tolist() == [0, 0, 51, 128, 255, 255]
 
 
 def test_batches_cover_the_epoch_and_repeat_with_the_seed():

@@ -103,7 +103,7 @@ def test_download_fails_cleanly_when_no_mirror_has_the_file(tmp_path, mirror):
 def test_missing_mnist_is_downloaded_into_the_cache(tmp_path, monkeypatch, mirror):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MINIGAN_DATA", raising=False)
-    monkeypatch.setattr(data, "SYSTEM_DIR", str(tmp_path / "system"))
+    monkeypatch.setattr(data.mnist, "SYSTEM_DIR", str(tmp_path / "system"))
     monkeypatch.setenv("MINIGAN_MIRRORS", mirror["url"] + "/bad/{name}/ "
                        + mirror["url"] + "/good/{name}/")
     monkeypatch.setitem(data.SHA256, "mnist", mirror["sha256"])
@@ -118,7 +118,7 @@ def test_missing_mnist_is_downloaded_into_the_cache(tmp_path, monkeypatch, mirro
 def test_auto_falls_back_to_synthetic_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.delenv("MINIGAN_DATA", raising=False)
-    monkeypatch.setattr(data, "SYSTEM_DIR", str(tmp_path / "system"))
+    monkeypatch.setattr(data.mnist, "SYSTEM_DIR", str(tmp_path / "system"))
     monkeypatch.setenv("MINIGAN_MIRRORS", "http://127.0.0.1:9/")   # the discard port: refused
     logged = []
     got = data.load_image_dataset("auto", limit=10, log=logged.append)
