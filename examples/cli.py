@@ -18,7 +18,8 @@ except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import minigan
 from minigan import training
-from minigan.data import SOURCES, BatchStream, DatasetError, DownloadError, load_image_dataset
+from minigan.data import (SOURCES, BatchStream, DatasetError, DatasetFormatError, DownloadError,
+                          load_image_dataset)
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
 
@@ -249,8 +250,8 @@ def load_batches(args, device, batches_per_step):
 def with_dataset_hint(error):
     text = str(error).rstrip(".")
     if isinstance(error, DatasetFormatError):
-        text += "; replace the file, or delete it to download it again"
-    return text
+        return text + "; replace the file, or delete it to download it again"
+    return text + " (see --dataset and --data-dir)"
 
 
 def classifier_evaluation(args, data, G, device):

@@ -62,8 +62,8 @@ def load_image_dataset(name="auto", data_dir=None, image_size=28, limit=None, lo
     if data_dir is not None:
         images, labels = _file_names("train")
         raise DatasetError(f"data dir {data_dir} holds no {images}[.gz] and {labels}[.gz]: "
-                           f"pass the folder that holds them, or --dataset folder for a folder "
-                           f"of image files")
+                           f"pass the folder that holds them, or the source 'folder' for a "
+                           f"folder of image files")
     failure = "downloads are off"
     if download:
         try:

@@ -4,10 +4,10 @@ import os
 import sys
 import time
 
-import numpy as np
 
 import minigan
 from .. import backend
+from ..data import to_signed_range
 from .checkpoint import KIND, VERSION, check_arch, checkpoint_path, list_checkpoints, \
     rng_state, set_rng_state
 from .errors import BadCheckpoint, Interrupted, NonFiniteLoss
@@ -125,7 +125,7 @@ class TrainingRun:
         stream = stream or sys.stdout
         os.makedirs(self.out, exist_ok=True)
         real = self.batches.images[:self.fixed_z.shape[0]]
-        save_grid(backend.to_device(real, "cpu").astype(np.float32) / 127.5 - 1,
+        save_grid(to_signed_range(backend.to_device(real, "cpu")),
                   os.path.join(self.out, "real_samples.png"))
         self.metrics = MetricsLog(os.path.join(self.out, "metrics.csv"),
                                   ["step", *self.columns, "seconds"], resume_step=self.step)
