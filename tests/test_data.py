@@ -173,6 +173,15 @@ def test_malformed_sets_are_format_errors(places):
         load_image_dataset("mnist", places["data_dir"])
 
 
+def test_load_image_dataset_errors_name_arguments_not_flags(tmp_path):
+    for args, message in [(("folder",), "name='folder' needs data_dir"),
+                          (("mnist", tmp_path / "missing"), "missing does not exist"),
+                          (("auto", tmp_path), "holds no train-images-idx3-ubyte")]:
+        with pytest.raises(DatasetError, match=message) as info:
+            load_image_dataset(*args)
+        assert "--" not in str(info.value) and "\n" not in str(info.value)
+
+
 def test_missing_dataset_lists_the_places_searched(places):
     with pytest.raises(FileNotFoundError) as info:
         load_mnist_like("mnist", places["data_dir"])

@@ -32,8 +32,8 @@ def load_image_dataset(name="auto", data_dir=None, image_size=28, limit=None, lo
     if name not in SOURCES:
         raise DatasetError(f"unknown dataset {name!r}; choose one of {', '.join(SOURCES)}")
     if data_dir is not None and not os.path.isdir(data_dir):
-        raise DatasetError(f"data dir {data_dir} does not exist: pass the folder that holds "
-                           f"the dataset, or leave the data dir out to search the usual places")
+        raise DatasetError(f"data_dir {data_dir} does not exist: pass the folder that holds "
+                           f"the dataset, or data_dir=None to search the usual places")
     channels = 1 if image_size == 28 else 3
 
     if name == "synthetic":
@@ -42,7 +42,7 @@ def load_image_dataset(name="auto", data_dir=None, image_size=28, limit=None, lo
 
     if name == "folder":
         if data_dir is None:
-            raise DatasetError("the folder dataset needs a data dir: the folder of images")
+            raise DatasetError("name='folder' needs data_dir: the folder of images")
         images, skipped = load_image_folder(data_dir, image_size, channels, limit)
         if len(images) == 0:
             raise DatasetError(f"no readable images ({', '.join(IMAGE_EXTENSIONS)}) under "
@@ -61,9 +61,9 @@ def load_image_dataset(name="auto", data_dir=None, image_size=28, limit=None, lo
             return _load_idx_set(candidate, folder, image_size, limit)
     if data_dir is not None:
         images, labels = _file_names("train")
-        raise DatasetError(f"data dir {data_dir} holds no {images}[.gz] and {labels}[.gz]: "
-                           f"pass the folder that holds them, or the source 'folder' for a "
-                           f"folder of image files")
+        raise DatasetError(f"data_dir {data_dir} holds no {images}[.gz] and {labels}[.gz]: "
+                           f"pass the folder that holds them, or name='folder' for a folder "
+                           f"of image files")
     failure = "downloads are off"
     if download:
         try:
@@ -78,7 +78,7 @@ def load_image_dataset(name="auto", data_dir=None, image_size=28, limit=None, lo
         return load_image_dataset("synthetic", None, image_size, limit, log)
     places = ", ".join(search_path(name))
     raise DatasetError(f"{name} is not in any of {places}, and the {failure}: put the files in "
-                       f"one of these folders, or pass their folder as the data dir")
+                       f"one of these folders, or pass their folder as data_dir")
 
 
 def _find_idx(name, data_dir):
