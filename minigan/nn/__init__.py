@@ -1,7 +1,10 @@
 """``minigan.nn``: modules and parameters, PyTorch's names."""
 from . import init
-from .layers import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Flatten, Identity,
-                     LeakyReLU, Linear, ReLU, Sigmoid, Tanh)
+from .activation import LeakyReLU, ReLU, Sigmoid, Tanh
+from .conv import Conv2d, ConvTranspose2d
+from .dropout import Dropout
+from .flatten import Flatten
+from .linear import Identity, Linear
 from .module import Module, Parameter, Sequential
-from .normalization import LayerNorm
-from .pooling import AvgPool2d, Dropout, MaxPool2d
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .pooling import AvgPool2d, MaxPool2d

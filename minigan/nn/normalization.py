@@ -1,7 +1,56 @@
-"""LayerNorm: normalization per sample, the critic's BatchNorm replacement in WGAN-GP."""
+"""Normalization layers: BatchNorm1d, BatchNorm2d and LayerNorm (the critic's BatchNorm
+replacement in WGAN-GP)."""
 from .. import functional as F
-from ..tensor import ones, zeros
+from ..tensor import ones, tensor as _tensor, zeros
 from .module import Module, Parameter
+
+
+class _BatchNorm(Module):
+    """Shared by BatchNorm1d and BatchNorm2d: PyTorch's arguments, buffers and momentum rule."""
+    expected_dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True, dtype=None, device=None):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        kw = dict(dtype=dtype, device=device)
+        self.weight = Parameter(ones(num_features, **kw)) if affine else None
+        self.bias = Parameter(zeros(num_features, **kw)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", zeros(num_features, **kw))
+            self.register_buffer("running_var", ones(num_features, **kw))
+            self.register_buffer("num_batches_tracked", _tensor(0, device=device))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, x):
+        if x.ndim not in self.expected_dims:
+            dims = " or ".join(f"{d}D" for d in self.expected_dims)
+            raise ValueError(f"{type(self).__name__}: expected {dims} input, got shape "
+                             f"{tuple(x.shape)}")
+        momentum = self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if momentum is None:   # cumulative moving average
+                momentum = 1.0 / int(self.num_batches_tracked.item())
+        use_batch_stats = self.training or not self.track_running_stats
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            training=use_batch_stats, momentum=momentum, eps=self.eps)
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalization of (N, C) or (N, C, L) input."""
+    expected_dims = (2, 3)
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalization of (N, C, H, W) input."""
+    expected_dims = (4,)
 
 
 class LayerNorm(Module):

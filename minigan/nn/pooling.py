@@ -1,6 +1,5 @@
-"""Layers without parameters for classifiers: MaxPool2d, AvgPool2d, Dropout."""
-from .. import backend, functional as F
-from ..random import generator
+"""Pooling layers: MaxPool2d, AvgPool2d."""
+from .. import functional as F
 from .module import Module
 
 
@@ -28,30 +27,3 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
-
-
-class Dropout(Module):
-    """Zeroes each element with probability p while training, scaling the rest by 1 / (1 - p).
-
-        y = x · m / (1 - p),   m ~ Bernoulli(1 - p) from minigan's seeded generator
-    so the expected value is x in both modes; in eval mode y = x.
-    """
-
-    def __init__(self, p=0.5):
-        super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
-        self.p = p
-
-    def forward(self, x):
-        if not self.training or self.p == 0:
-            return x
-        if self.p == 1:
-            return x * 0
-        # NOTE: drawn on the CPU and moved, so a seed gives the same mask on every device.
-        keep = generator().random(x.shape) >= self.p
-        mask = backend.to_device((keep / (1 - self.p)).astype(x.dtype), x.device)
-        return x * mask   # a constant: gx = gy · mask
-
-    def extra_repr(self):
-        return f"p={self.p}"

@@ -29,6 +29,7 @@ import numpy as np
 from .. import cuda
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ._args import pair
 from .reduce import sum
 
 
@@ -360,13 +361,6 @@ class Conv2dGradW(Function):
 
 
 # ---- argument checks ----
-def _pair(value, name, op):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return pair
-
-
 def _check(op, x, W, b, stride, padding, dilation, groups):
     """Raise ValueError for what PyTorch rejects, naming the op and the numbers."""
     if x.ndim != 4:
@@ -406,8 +400,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     Hout = ⌊(H + 2·padding - dilation·(kH - 1) - 1) / stride⌋ + 1. The math: ``Conv2d``.
     """
     op = "conv2d"
-    s, p, d = (_pair(stride, "stride", op), _pair(padding, "padding", op),
-               _pair(dilation, "dilation", op))
+    s, p, d = (pair(stride, "stride", op), pair(padding, "padding", op),
+               pair(dilation, "dilation", op))
     _check(op, input, weight, bias, s, p, d, groups)
     padded = tuple(input.shape[2 + a] + 2 * p[a] for a in range(2))
     reach = tuple(d[a] * (weight.shape[2 + a] - 1) + 1 for a in range(2))
@@ -429,9 +423,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     The math: ``ConvTranspose2d``.
     """
     op = "conv_transpose2d"
-    s, p, d = (_pair(stride, "stride", op), _pair(padding, "padding", op),
-               _pair(dilation, "dilation", op))
-    opad = _pair(output_padding, "output_padding", op)
+    s, p, d = (pair(stride, "stride", op), pair(padding, "padding", op),
+               pair(dilation, "dilation", op))
+    opad = pair(output_padding, "output_padding", op)
     _check(op, input, weight, bias, s, p, d, groups)
     if min(opad) < 0 or any(opad[a] >= s[a] and opad[a] >= d[a] for a in range(2)):
         raise ValueError(f"conv_transpose2d: output_padding {opad} must be non-negative and "

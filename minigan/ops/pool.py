@@ -19,6 +19,7 @@ any order.
 """
 from ..autograd.function import Function
 from ..backend import get_array_module
+from ._args import pair
 
 
 def pool_outsize(size, k, s, p):
@@ -170,18 +171,11 @@ class AvgPool2dGrad(Function):
 
 
 # ---- argument checks ----
-def _pair(value, name, op):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) for v in pair):
-        raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")
-    return pair
-
-
 def _geometry(op, x, kernel_size, stride, padding):
     """(kernel, stride, padding) as pairs; ValueError for what PyTorch rejects."""
-    k = _pair(kernel_size, "kernel_size", op)
-    s = k if stride is None or stride == () else _pair(stride, "stride", op)
-    p = _pair(padding, "padding", op)
+    k = pair(kernel_size, "kernel_size", op)
+    s = k if stride is None or stride == () else pair(stride, "stride", op)
+    p = pair(padding, "padding", op)
     shape = tuple(x.shape)
     if x.ndim != 4:
         raise ValueError(f"{op}: expected a 4-D input (N, C, H, W), got shape {shape}")
