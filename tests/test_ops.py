@@ -3,7 +3,9 @@
 Shapes and values come from Hypothesis (``minigan.testing``); each test is
 one call of ``check_op``. Shapes stay small: the checks are element by element.
 """
+import importlib
 import operator
+import pkgutil
 
 import numpy as np
 import pytest
@@ -370,6 +372,16 @@ def linear_arrays(draw):
 def test_linear(device, arrays):
     check_op(F.linear, *arrays, device=device,
              reference=lambda x, W, b=0: x @ W.T + b)
+
+
+def test_op_modules_keep_their_names():
+    # a function named like its file, exported by ops/__init__, hides the module:
+    # `import minigan.ops.X` then gives the function (ops/linear.py is ops/affine.py for this)
+    names = [m.name for m in pkgutil.iter_modules(minigan.ops.__path__)]
+    hidden = {name for name in names
+              if getattr(minigan.ops, name) is not importlib.import_module(f"minigan.ops.{name}")}
+    assert hidden == set()
+    assert minigan.ops.linear is F.linear is importlib.import_module("minigan.ops.affine").linear
 
 
 REDUCE_NP = {"mean": np.mean, "sum": np.sum, "none": lambda v: v}

@@ -17,7 +17,8 @@ contiguous values (with N before Hout, Wout it would run along rows of Wout,
 often under 10 long, and NumPy's cost per row would dominate). Four helpers
 move pixels: ``im2col``, ``col2im``, ``to_batch_last`` and ``from_batch_last``.
 ``Movers`` bundles the NumPy four and the CUDA four (kernels/conv.cu, same
-layouts), and each ``forward_cuda`` runs the same ``forward`` with the CUDA ones.
+layouts); each ``forward`` takes them as ``movers``, and ``forward_cuda`` runs the
+same ``forward`` with ``CUDA_MOVERS``.
 """
 import functools
 import os
@@ -183,9 +184,10 @@ def from_batch_last_cuda(y, bias=None):
     return _transpose2d_cuda(y, c * h * w, (n, c, h, w), bias, h * w)   # (C·H·W, N) -> (N, C·H·W)
 
 
+# a forward's ``movers``: the four functions that move its pixels, NumPy's or our kernels
 Movers = namedtuple("Movers", "im2col col2im to_batch_last from_batch_last")
-NUMPY = Movers(im2col, col2im, to_batch_last, from_batch_last)
-CUDA = Movers(im2col_cuda, col2im_cuda, to_batch_last_cuda, from_batch_last_cuda)
+NUMPY_MOVERS = Movers(im2col, col2im, to_batch_last, from_batch_last)
+CUDA_MOVERS = Movers(im2col_cuda, col2im_cuda, to_batch_last_cuda, from_batch_last_cuda)
 
 
 def _output_padding(x_size, y_size, kernel, s, p, d):
@@ -215,23 +217,23 @@ class Conv2d(Function):
     def __init__(self, stride, padding, dilation, groups):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
-    def forward(self, x, W, b=None, mv=NUMPY):
+    def forward(self, x, W, b=None, movers=NUMPY_MOVERS):
         xp = get_array_module(x, W)
         n, _, h, w = x.shape
         c_out, _, kh, kw = W.shape
         s, p, d, g = self.stride, self.padding, self.dilation, self.groups
         out_size = (conv_outsize(h, kh, s[0], p[0], d[0]), conv_outsize(w, kw, s[1], p[1], d[1]))
         # (C, kH, kW, Hout, Wout, N) -> (G, C/G·kH·kW, Hout·Wout·N)
-        cols = mv.im2col(x, (kh, kw), s, p, d, out_size)
+        cols = movers.im2col(x, (kh, kw), s, p, d, out_size)
         cols = cols.reshape(g, -1, out_size[0] * out_size[1] * n)
         self.cols = cols   # saved for backward: gW = gy @ colsᵀ needs no second im2col
         # (C_out, C/G, kH, kW) -> (G, C_out/G, C/G·kH·kW)
         y = xp.matmul(W.reshape(g, c_out // g, -1), cols)
         # (G, C_out/G, Hout·Wout·N) -> (C_out, Hout, Wout, N) -> (N, C_out, Hout, Wout), + b
-        return mv.from_batch_last(y.reshape(c_out, *out_size, n), b)
+        return movers.from_batch_last(y.reshape(c_out, *out_size, n), b)
 
     def forward_cuda(self, x, W, b=None):
-        return self.forward(x, W, b, mv=CUDA)   # the same steps; our kernels move the pixels
+        return self.forward(x, W, b, movers=CUDA_MOVERS)   # the same steps on our kernels
 
     def backward(self, gy):
         x, W = self.inputs[:2]
@@ -270,7 +272,7 @@ class ConvTranspose2d(Function):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.output_padding = output_padding
 
-    def forward(self, x, W, b=None, mv=NUMPY):
+    def forward(self, x, W, b=None, movers=NUMPY_MOVERS):
         xp = get_array_module(x, W)
         n, c, h, w = x.shape
         _, c_out_g, kh, kw = W.shape
@@ -280,14 +282,14 @@ class ConvTranspose2d(Function):
         # (C, C_out/G, kH, kW) -> (G, C/G, C_out/G·kH·kW), then Wᵀ per group
         Wt = W.reshape(g, c // g, -1).transpose(0, 2, 1)
         # (N, C, H, W) -> (C, H, W, N) -> (G, C/G, H·W·N)
-        xg = mv.to_batch_last(x).reshape(g, c // g, h * w * n)
+        xg = movers.to_batch_last(x).reshape(g, c // g, h * w * n)
         cols = xp.matmul(Wt, xg)   # (G, C_out/G·kH·kW, H·W·N)
         # (G, C_out/G·kH·kW, H·W·N) -> (C_out, kH, kW, H, W, N)
         cols = cols.reshape(g * c_out_g, kh, kw, h, w, n)
-        return mv.col2im(cols, out_size, s, p, d, b)
+        return movers.col2im(cols, out_size, s, p, d, b)
 
     def forward_cuda(self, x, W, b=None):
-        return self.forward(x, W, b, mv=CUDA)   # the same steps; our kernels move the pixels
+        return self.forward(x, W, b, movers=CUDA_MOVERS)   # the same steps on our kernels
 
     def backward(self, gy):
         x, W = self.inputs[:2]
@@ -325,7 +327,7 @@ class Conv2dGradW(Function):
         self.kernel = tuple(kernel)
         self.cols = cols   # im2col(x), when the forward conv already made it
 
-    def forward(self, x, gy, mv=NUMPY):
+    def forward(self, x, gy, movers=NUMPY_MOVERS):
         xp = get_array_module(x, gy)
         n, c = x.shape[:2]
         c_out = gy.shape[1]
@@ -334,17 +336,18 @@ class Conv2dGradW(Function):
         cols = self.cols
         if cols is None:
             # (C, kH, kW, Hout, Wout, N) -> (G, C/G·kH·kW, Hout·Wout·N)
-            cols = mv.im2col(x, self.kernel, self.stride, self.padding, self.dilation, out_size)
+            cols = movers.im2col(x, self.kernel, self.stride, self.padding, self.dilation,
+                                 out_size)
             cols = cols.reshape(g, -1, out_size[0] * out_size[1] * n)
         self.cols = None   # not needed by backward
         # (N, C_out, Hout, Wout) -> (C_out, Hout, Wout, N) -> (G, C_out/G, Hout·Wout·N)
-        gyg = mv.to_batch_last(gy).reshape(g, c_out // g, -1)
+        gyg = movers.to_batch_last(gy).reshape(g, c_out // g, -1)
         gW = xp.matmul(gyg, cols.transpose(0, 2, 1))   # (G, C_out/G, C/G·kH·kW)
         # (G, C_out/G, C/G·kH·kW) -> (C_out, C/G, kH, kW)
         return gW.reshape(c_out, c // g, *self.kernel)
 
     def forward_cuda(self, x, gy):
-        return self.forward(x, gy, mv=CUDA)
+        return self.forward(x, gy, movers=CUDA_MOVERS)
 
     def backward(self, ggW):
         x, gy = self.inputs

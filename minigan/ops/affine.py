@@ -1,4 +1,5 @@
-"""``linear``: y = x Wᵀ + b, one op."""
+"""``linear``: y = x Wᵀ + b, one op. The file is named for the map, affine, so that
+``minigan.ops.linear`` (the function) does not hide the module."""
 from ..autograd.function import Function
 from .arith import matmul
 from .reduce import sum
