@@ -291,3 +291,29 @@ def test_grid_stride_loops_and_many_partial_sums(gpu, monkeypatch):
         loss.backward()
         return [loss, xt.grad, Wt.grad]
     same_on_cpu_and(gpu, run, rtol=1e-4, atol=1e-5)
+
+
+def test_gradient_penalties_keep_batch_norm_and_bce_on_their_kernels(gpu, monkeypatch):
+    """With create_graph (R1, WGAN-GP) the gradients of BatchNorm and BCE-with-logits are
+    the same gradient ops as without: their kernels run, not a chain of generic calls."""
+    launched = []
+    launch = cuda.launch
+
+    def recording(file, name, *args):
+        launched.append(name)
+        return launch(file, name, *args)
+
+    monkeypatch.setattr(cuda, "launch", recording)
+    minigan.manual_seed(0)
+    D = nn.Sequential(nn.Linear(6, 4), nn.BatchNorm1d(4), nn.LeakyReLU(0.2),
+                      nn.Linear(4, 1)).to(gpu).double()
+    x = leaf(RNG.standard_normal((5, 6)), gpu)
+    loss = F.binary_cross_entropy_with_logits(D(x), minigan.ones(5, 1, device=gpu,
+                                                                 dtype=minigan.float64))
+    launched.clear()
+    gx, = minigan.grad(loss, [x], create_graph=True)
+    for kernel in ("bce_with_logits_backward", "batch_norm_backward_reduce",
+                   "batch_norm_backward_x", "leaky_relu_backward_x"):
+        assert kernel in launched, (kernel, launched)
+    (gx * gx).sum().backward()          # the second derivative runs through them
+    assert all(p.grad is not None for p in D.parameters())
