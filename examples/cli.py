@@ -38,7 +38,7 @@ HINTS = {
     training.CheckpointMismatch: "leave out the size flags to take them from the checkpoint, "
                                  "or use another --out",
     training.NonFiniteLoss: "try a lower --lr or another --seed",
-    training.Interrupted: "continue with --resume auto",
+    training.Interrupted: "continue with {resume}",
     training.EvaluationError: "--eval-classifier takes a checkpoint written by "
                               "examples/train_classifier.py",
 }
@@ -64,7 +64,10 @@ def with_hint(error):
     """The error's message, then what to do about it with this command line's flags."""
     text = str(error).rstrip(".")
     hint = next((h for kind, h in HINTS.items() if isinstance(error, kind)), None)
-    return f"{text}; {hint}" if hint else text
+    if hint is None:
+        return text
+    # the flags that continue this run: set by ``train``, which knows its --out
+    return f"{text}; " + hint.format(resume=getattr(error, "resume", "--resume auto"))
 
 
 def resolve_device(name):
@@ -300,9 +303,14 @@ def train(script, argv=None, callbacks=()):
           f"{args.batch_size} ({total / steps_per_epoch:.1f} epochs), {script.describe(args)}"
           + (f", at most {args.time_limit:g} min" if args.time_limit else "")
           + f"; writing to {args.out}", flush=True)
-    run.run(script.make_step(models, optimizers, batches, args, device))
+    resume = f"--resume auto --out {args.out}"
+    try:
+        run.run(script.make_step(models, optimizers, batches, args, device))
+    except training.Interrupted as e:
+        e.resume = resume
+        raise
     if run.stopped_early:
-        print(f"continue with: --resume auto --out {args.out}", flush=True)
+        print(f"continue with {resume}", flush=True)
 
 
 def main(script, argv=None):

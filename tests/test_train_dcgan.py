@@ -229,7 +229,8 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tmp_path):
         proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert "stopped by SIGINT after step" in err and "--resume auto" in err
+    assert "stopped by SIGINT after step" in err and err.strip().endswith(
+        "continue with --resume auto --out out")
     path, = (tmp_path / "out").glob("checkpoint-*.npz")
     step = int(path.stem.split("-")[1])
     assert 1 <= step < 500 and path.name in err
@@ -268,6 +269,16 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     assert "lower --lr" in err
     assert sorted(p.name for p in (tmp_path / "out").glob("checkpoint-*")) == [
         "checkpoint-0000002.npz"]
+
+
+def test_the_time_limit_ends_cleanly_and_says_how_to_continue(tmp_path):
+    result = train(*TINY, "--steps", "100", "--time-limit", "0.0001", "--sample-every", "0",
+                   "--out", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-2].startswith("stopped at the time limit (0:00) after step 1 of 100")
+    assert lines[-1] == "continue with --resume auto --out out"
+    assert (tmp_path / "out" / "checkpoint-0000001.npz").exists()
 
 
 def test_a_bare_run_twice_starts_the_next_free_folder(tmp_path):
