@@ -6,17 +6,20 @@ argument, then runs the template instance for float32 or float64 of a kernel in
 ``cupy.RawModule``; the source is prefixed with ``#line 1 "kernels/leaky_relu.cu"``
 so a compile error points at the real file and line).
 
+The .cu files are package data: ``kernels/`` is linked into the package as
+``minigan/kernels``, and read through importlib.resources, so a wheel or an editable
+install finds them as the source tree does.
+
 The tests swap ``runtime`` for a CPU emulator (tests/cuda_emu), beside a CuPy double,
 so the same launch code and the same checks run on machines without a GPU.
 """
 import functools
-import os
+from importlib import resources
 
 import numpy as np
 
 from . import backend
 
-KERNEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
 _CTYPE = {np.dtype("float32"): "float", np.dtype("float64"): "double"}
 
 # every kernel, by file: each is a template over float and double
@@ -68,11 +71,20 @@ if backend.cupy is not None:
         pass
 
 
+def kernel_dir():
+    """The folder of the .cu files, as importlib.resources sees it: minigan/kernels."""
+    return resources.files("minigan") / "kernels"
+
+
+def kernel_files():
+    """Every kernel file, by name: ``["adam", "batch_norm", ...]`` for ``kernels/*.cu``."""
+    return sorted(f.name[:-len(".cu")] for f in kernel_dir().iterdir() if f.name.endswith(".cu"))
+
+
+@functools.lru_cache(maxsize=None)
 def source(file):
     """The text CuPy compiles: a #line directive, then the file."""
-    path = os.path.join(KERNEL_DIR, file + ".cu")
-    with open(path) as f:
-        return f'#line 1 "kernels/{file}.cu"\n' + f.read()
+    return f'#line 1 "kernels/{file}.cu"\n' + (kernel_dir() / f"{file}.cu").read_text()
 
 
 OPTIONS = ("-std=c++17",)

@@ -30,10 +30,11 @@ def build(folder):
         return None
     lines = ['#include "cuda_emu.h"']
     for file, names in cuda.KERNELS.items():
-        path = os.path.join(cuda.KERNEL_DIR, file) + ".cu"
-        lines.append(f'#include "{path}"')
-        with open(path) as f:
-            export = "EMU_EXPORT" if "__syncthreads" in f.read() else "EMU_EXPORT_SEQUENTIAL"
+        source = cuda.source(file)   # what NVRTC compiles, read as minigan.cuda reads it
+        with open(os.path.join(folder, file + ".cu"), "w") as f:
+            f.write(source)
+        lines.append(f'#include "{file}.cu"')
+        export = "EMU_EXPORT" if "__syncthreads" in source else "EMU_EXPORT_SEQUENTIAL"
         for name in names:
             for ctype in _CTYPE.values():
                 lines.append(f"{export}({name}__{ctype}, {name}<{ctype}>)")
