@@ -19,8 +19,3 @@ __global__ void adam_update(T* __restrict__ p, const T* __restrict__ g, T* __res
         p[i] -= step_size * (mi / (sqrt(vi) / bc2_sqrt + eps));
     }
 }
-
-template __global__ void adam_update<float>(float*, const float*, float*, float*, float, float,
-                                            float, float, float, float, long long);
-template __global__ void adam_update<double>(double*, const double*, double*, double*, double,
-                                             double, double, double, double, double, long long);

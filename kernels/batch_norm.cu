@@ -104,17 +104,3 @@ __global__ void batch_norm_backward_x(const T* __restrict__ gy, const T* __restr
         gx[i] = gamma[c] * inv_std[c] * (gy[i] - (x_hat[i] * ggamma[c] + gbeta[c]) / m);
     }
 }
-
-#define BN_INSTANCES(T)                                                                        \
-    template __global__ void batch_norm_forward_stats<T>(const T*, T*, T*, T*, T*, T*, T, T,    \
-                                                         long long, long long, long long);     \
-    template __global__ void batch_norm_forward_normalize<T>(const T*, const T*, const T*,      \
-                                                             const T*, const T*, T*, T*,       \
-                                                             long long, long long, long long); \
-    template __global__ void batch_norm_backward_reduce<T>(const T*, const T*, T*, T*,          \
-                                                           long long, long long, long long);   \
-    template __global__ void batch_norm_backward_x<T>(const T*, const T*, const T*, const T*,   \
-                                                       const T*, const T*, T*, long long,      \
-                                                       long long, long long);
-BN_INSTANCES(float)
-BN_INSTANCES(double)

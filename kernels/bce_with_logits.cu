@@ -75,18 +75,3 @@ __global__ void bce_with_logits_backward(const T* __restrict__ x, const T* __res
         if (gt) gt[i] = g * ((pw - T(1)) * softplus_neg(x[i]) - x[i]);
     }
 }
-
-template __global__ void bce_with_logits_forward<float>(const float*, const float*, const float*,
-                                                        const float*, float*, float*, long long);
-template __global__ void bce_with_logits_forward<double>(const double*, const double*,
-                                                         const double*, const double*, double*,
-                                                         double*, long long);
-template __global__ void sum_partials<float>(const float*, float*, float, long long);
-template __global__ void sum_partials<double>(const double*, double*, double, long long);
-template __global__ void bce_with_logits_backward<float>(const float*, const float*, const float*,
-                                                         const float*, const float*, long long,
-                                                         float, float*, float*, long long);
-template __global__ void bce_with_logits_backward<double>(const double*, const double*,
-                                                          const double*, const double*,
-                                                          const double*, long long, double,
-                                                          double*, double*, long long);

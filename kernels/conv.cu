@@ -72,15 +72,3 @@ __global__ void transpose2d(const T* __restrict__ in, const T* __restrict__ bias
         out[idx] = bias ? in[a * B + b] + bias[a / S] : in[a * B + b];
     }
 }
-
-#define CONV_INSTANCES(T)                                                                      \
-    template __global__ void im2col<T>(const T*, T*, long long, long long, long long, long long, \
-                                       int, int, int, int, int, int, int, int, long long,      \
-                                       long long, long long);                                  \
-    template __global__ void col2im<T>(const T*, const T*, T*, long long, long long, long long, \
-                                       long long, int, int, int, int, int, int, int, int,      \
-                                       long long, long long, long long);                       \
-    template __global__ void transpose2d<T>(const T*, const T*, T*, long long, long long,       \
-                                            long long);
-CONV_INSTANCES(float)
-CONV_INSTANCES(double)

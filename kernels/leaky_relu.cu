@@ -20,11 +20,3 @@ __global__ void leaky_relu_backward_x(const T* __restrict__ x, const T* __restri
         gx[i] = gy[i] * (x[i] > T(0) ? T(1) : slope);
     }
 }
-
-// explicit instances, so that nvcc compiles every kernel in CI
-template __global__ void leaky_relu_forward<float>(const float*, float*, float, long long);
-template __global__ void leaky_relu_forward<double>(const double*, double*, double, long long);
-template __global__ void leaky_relu_backward_x<float>(const float*, const float*, float*, float,
-                                                      long long);
-template __global__ void leaky_relu_backward_x<double>(const double*, const double*, double*,
-                                                       double, long long);

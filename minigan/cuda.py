@@ -6,29 +6,22 @@ argument, then runs the template instance for float32 or float64 of a kernel in
 ``cupy.RawModule``; the source is prefixed with ``#line 1 "kernels/leaky_relu.cu"``
 so a compile error points at the real file and line).
 
+The .cu files are package data: ``kernels/`` is linked into the package as
+``minigan/kernels``, and read through importlib.resources, so a wheel or an editable
+install finds them as the source tree does.
+
 The tests swap ``runtime`` for a CPU emulator (tests/cuda_emu), beside a CuPy double,
 so the same launch code and the same checks run on machines without a GPU.
 """
 import functools
-import os
+import re
+from importlib import resources
 
 import numpy as np
 
 from . import backend
 
-KERNEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "kernels")
 _CTYPE = {np.dtype("float32"): "float", np.dtype("float64"): "double"}
-
-# every kernel, by file: each is a template over float and double
-KERNELS = {
-    "leaky_relu": ["leaky_relu_forward", "leaky_relu_backward_x"],
-    "bce_with_logits": ["bce_with_logits_forward", "bce_with_logits_backward",
-                        "sum_partials"],
-    "batch_norm": ["batch_norm_forward_stats", "batch_norm_forward_normalize",
-                   "batch_norm_backward_reduce", "batch_norm_backward_x"],
-    "conv": ["im2col", "col2im", "transpose2d"],
-    "adam": ["adam_update"],
-}
 
 THREADS = 256          # threads per block for every launch
 MAX_BLOCKS = 65535     # grid-stride loops cover the rest
@@ -68,19 +61,55 @@ if backend.cupy is not None:
         pass
 
 
+def kernel_dir():
+    """The folder of the .cu files, as importlib.resources sees it: minigan/kernels."""
+    return resources.files("minigan") / "kernels"
+
+
+def kernel_files():
+    """Every kernel file, by name: ``["adam", "batch_norm", ...]`` for ``kernels/*.cu``."""
+    return sorted(f.name[:-len(".cu")] for f in kernel_dir().iterdir() if f.name.endswith(".cu"))
+
+
+@functools.lru_cache(maxsize=None)
 def source(file):
     """The text CuPy compiles: a #line directive, then the file."""
-    path = os.path.join(KERNEL_DIR, file + ".cu")
-    with open(path) as f:
-        return f'#line 1 "kernels/{file}.cu"\n' + f.read()
+    return f'#line 1 "kernels/{file}.cu"\n' + (kernel_dir() / f"{file}.cu").read_text()
+
+
+# A kernel is a template over its element type T: "template <typename T> __global__ void name("
+_KERNEL = re.compile(r"template\s*<\s*typename\s+T\s*>\s*__global__\s+void\s+(\w+)\s*\(")
+
+
+@functools.lru_cache(maxsize=None)
+def kernels(file):
+    """The kernels of ``kernels/<file>.cu``, in file order: the one list of their names.
+
+    NVRTC (``name_expressions``), nvcc (.ci/run) and the CPU emulator (tests/cuda_emu) each
+    instantiate every one of them for float and double; the .cu files hold templates only.
+    """
+    text = source(file)
+    names = tuple(_KERNEL.findall(text))
+    found = len(re.findall(r"\b__global__\b", text))
+    if len(names) != found:
+        raise ValueError(f"kernels/{file}.cu: {found - len(names)} of its {found} __global__ "
+                         f"functions are not written 'template <typename T> __global__ void "
+                         f"<name>(': no instance of them would be compiled")
+    return names
 
 
 OPTIONS = ("-std=c++17",)
 
 
+def instance(name, dtype):
+    """The instance of kernel ``name`` for ``dtype``: ``leaky_relu_forward<float>``."""
+    return f"{name}<{_CTYPE[np.dtype(dtype)]}>"
+
+
 def name_expressions(file):
-    """Every instance CuPy is asked for: ``leaky_relu_forward<float>``, ..."""
-    return tuple(f"{k}<{t}>" for k in KERNELS[file] for t in _CTYPE.values())
+    """Every instance of the file's kernels, each for float and double: what CuPy is asked
+    for, nvcc compiles in .ci/run and the emulator exports."""
+    return tuple(instance(k, dtype) for k in kernels(file) for dtype in _CTYPE)
 
 
 class CupyRuntime:
@@ -93,7 +122,7 @@ class CupyRuntime:
 
     @functools.lru_cache(maxsize=None)   # one lookup per kernel, not one per launch
     def function(self, file, name, dtype):
-        return self.module(file).get_function(f"{name}<{_CTYPE[dtype]}>")
+        return self.module(file).get_function(instance(name, dtype))
 
     poison = False   # tests set it: every new output starts as NaN, so unwritten elements show
 

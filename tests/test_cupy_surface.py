@@ -88,7 +88,7 @@ def nvrtc_only(monkeypatch):
 
 
 @pytest.mark.parametrize("arch", ["80", "90"])
-@pytest.mark.parametrize("file", sorted(cuda.KERNELS))
+@pytest.mark.parametrize("file", cuda.kernel_files())
 def test_nvrtc_compiles_every_kernel_as_minigan_asks(nvrtc_only, file, arch):
     loaded = nvrtc_only(arch)
     names = cuda.name_expressions(file)

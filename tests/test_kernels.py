@@ -3,13 +3,18 @@
 The fixture ``gpu`` (tests/conftest.py) gives the device 'cuda' twice: "emulated" runs
 the GPU path on the CPU (the CuPy double, our CUDA kernels through tests/cuda_emu), so
 CI checks it without a GPU; "cuda" runs it on a real GPU where there is one. New kernel
-outputs start as NaN, so an element a kernel forgets to write fails.
+outputs start as NaN, so an element a kernel forgets to write fails. Last, the kernels'
+names: read from their .cu files (``minigan.cuda.kernels``), the one list of them.
 """
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import minigan
 import minigan.functional as F
+from minigan import cuda
 from minigan.autograd import gradcheck, gradgradcheck
 from minigan.optim import adam_update, adam_update_cuda
 
@@ -221,3 +226,23 @@ def test_dcgan28_training_step_matches_reference(gpu):
                        for m in (G, D) for t in list(m.parameters()) + list(m.buffers())])
     for a, b in zip(*params):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+# ---- the kernels' names, read from their files ----
+
+def test_every_kernel_is_launched_and_every_launch_names_a_kernel():
+    package = Path(minigan.__file__).parent
+    launched = set()
+    for path in package.rglob("*.py"):
+        launched.update(re.findall(r'launch\(\s*"(\w+)",\s*"(\w+)"', path.read_text()))
+    kernels = {(file, name) for file in cuda.kernel_files() for name in cuda.kernels(file)}
+    assert len(kernels) > 10, f"the parser found only {sorted(kernels)}: is it stale?"
+    assert launched == kernels
+
+
+def test_a_kernel_the_parser_cannot_read_is_an_error(monkeypatch):
+    text = ('template <typename T>\n__global__ void scale(T* x, T a, long long n) {}\n'
+            'extern "C" __global__ void fill(float* x, long long n) {}\n')
+    monkeypatch.setattr(cuda, "source", lambda file: text)
+    with pytest.raises(ValueError, match="1 of its 2 __global__ functions"):
+        cuda.kernels("not_a_file")

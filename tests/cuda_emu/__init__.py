@@ -18,25 +18,31 @@ from minigan import cuda
 from . import cupy_double
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-_CTYPE = {np.dtype("float32"): "float", np.dtype("float64"): "double"}
 _ARG = {np.float32: ctypes.c_float, np.float64: ctypes.c_double, np.int32: ctypes.c_int,
         np.int64: ctypes.c_longlong, np.uint64: ctypes.c_uint64}
 
 
+def symbol(instance):
+    """The library's name for a kernel instance: ``im2col<float>`` -> ``im2col__float``."""
+    return instance.replace("<", "__").rstrip(">")
+
+
 def build(folder):
-    """Compile every kernel of minigan.cuda.KERNELS into one shared library; its path."""
+    """Compile every kernel instance (``minigan.cuda.name_expressions``: each kernel for float
+    and double) into one shared library; its path. An export takes its instance's address,
+    which instantiates the template."""
     compiler = shutil.which("g++")
     if compiler is None:
         return None
     lines = ['#include "cuda_emu.h"']
-    for file, names in cuda.KERNELS.items():
-        path = os.path.join(cuda.KERNEL_DIR, file) + ".cu"
-        lines.append(f'#include "{path}"')
-        with open(path) as f:
-            export = "EMU_EXPORT" if "__syncthreads" in f.read() else "EMU_EXPORT_SEQUENTIAL"
-        for name in names:
-            for ctype in _CTYPE.values():
-                lines.append(f"{export}({name}__{ctype}, {name}<{ctype}>)")
+    for file in cuda.kernel_files():
+        source = cuda.source(file)   # what NVRTC compiles, read as minigan.cuda reads it
+        with open(os.path.join(folder, file + ".cu"), "w") as f:
+            f.write(source)
+        lines.append(f'#include "{file}.cu"')
+        export = "EMU_EXPORT" if "__syncthreads" in source else "EMU_EXPORT_SEQUENTIAL"
+        for instance in cuda.name_expressions(file):
+            lines.append(f"{export}({symbol(instance)}, {instance})")
     src = os.path.join(folder, "exports.cpp")
     with open(src, "w") as f:
         f.write("\n".join(lines) + "\n")
@@ -78,8 +84,8 @@ class EmulatorRuntime(cuda.CupyRuntime):
         self.lib = ctypes.CDLL(lib_path)
 
     def function(self, file, name, dtype):
-        assert name in cuda.KERNELS[file], f"{name} is not listed under {file} in cuda.KERNELS"
-        return EmulatedKernel(getattr(self.lib, f"{name}__{_CTYPE[np.dtype(dtype)]}"))
+        assert name in cuda.kernels(file), f"no kernel {name} in kernels/{file}.cu"
+        return EmulatedKernel(getattr(self.lib, symbol(cuda.instance(name, dtype))))
 
 
 def install(monkeypatch, lib_path):
