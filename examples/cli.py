@@ -39,8 +39,10 @@ HINTS = {
                                  "or use another --out",
     training.NonFiniteLoss: "try a lower --lr or another --seed",
     training.Interrupted: "continue with {resume}",
+    training.NoTestSet: "leave out --eval-classifier, or put the test set beside the training "
+                        "files (--data-dir)",
     training.EvaluationError: "--eval-classifier takes a checkpoint written by "
-                              "examples/train_classifier.py",
+                              "examples/train_classifier.py for the run's images",
 }
 
 
@@ -292,7 +294,8 @@ def train(script, argv=None, callbacks=()):
     run = training.TrainingRun(
         args.out, models, optimizers, batches, total, arch, config, fixed_z,
         columns=script.columns(args) + (["fid"] if evaluate else []),
-        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every, plot=script.plot,
+        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
+        log_every=args.log_every, plot=script.plot,
         title=f"{script.title} ({data.name}, batch {args.batch_size})",
         time_limit=None if args.time_limit is None else 60 * args.time_limit,
         evaluate=evaluate, callbacks=callbacks)

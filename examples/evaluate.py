@@ -18,16 +18,12 @@ shapes of the weights.
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-try:
-    import minigan
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    import minigan
+from cli import UsageError, resolve_device, run   # first: it finds minigan in a checkout
+import minigan
 from minigan import metrics
 from minigan.data import load_mnist_like, to_unit_range
 from minigan.models import DCGANGenerator, MLPGenerator, load_classifier
@@ -49,7 +45,8 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=500)
     p.add_argument("--json", default=None, help="also write the results to this JSON file")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cuda" if minigan.cuda.is_available() else "cpu")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto (default): the GPU when there is one")
     return p.parse_args(argv)
 
 
@@ -99,18 +96,22 @@ def generate(generator, latent, n, batch_size, device):
 
 def main(argv=None):
     args = parse_args(argv)
+    args.device = resolve_device(args.device)
     minigan.manual_seed(args.seed)
     t_start = time.perf_counter()
-    classifier = load_classifier(args.classifier).to(args.device)
-    dataset = args.dataset or classifier.meta.get("dataset", "fashion-mnist")
-    generator, latent = load_generator(args.generator, args.device)
-    test_images, _ = load_mnist_like(dataset, args.data_dir, "test")
-    train_images, _ = load_mnist_like(dataset, args.data_dir, "train")
+    try:
+        classifier = load_classifier(args.classifier).to(args.device)
+        dataset = args.dataset or classifier.meta.get("dataset", "fashion-mnist")
+        generator, latent = load_generator(args.generator, args.device)
+        test_images, _ = load_mnist_like(dataset, args.data_dir, "test")
+        train_images, _ = load_mnist_like(dataset, args.data_dir, "train")
+    except (ValueError, OSError) as e:   # a file not found, damaged, or of another kind
+        raise UsageError(" ".join(str(e).split())) from None
     real = to_unit_range(test_images)                        # (N, 1, 28, 28) in [-1, 1]
     fake = generate(generator, latent, args.num_samples, args.batch_size, args.device)
     if fake.shape[1:] != real.shape[1:]:
-        sys.exit(f"generated images of shape {fake.shape[1:]} do not match the {dataset} "
-                 f"test images of shape {real.shape[1:]}")
+        raise UsageError(f"generated images of shape {fake.shape[1:]} do not match the "
+                         f"{dataset} test images of shape {real.shape[1:]}")
     print(f"classifier {args.classifier} ({classifier.meta.get('dataset')}, test accuracy "
           f"{classifier.meta.get('test_accuracy', float('nan')):.4f}); generator "
           f"{args.generator} ({type(generator).__name__}, latent {latent}); "
@@ -146,4 +147,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -58,13 +58,16 @@ def main(argv=None):
         raise UsageError(str(e)) from None
     if path is None:
         raise UsageError(f"{args.checkpoint}: no checkpoint there")
-    ckpt = training.load_checkpoint(path)
-    G, _ = minigan.models.build_gan(ckpt["arch"], device)
     try:
+        ckpt = training.load_checkpoint(path)
+    except training.BadCheckpoint as e:   # its hint speaks of --resume: not ours
+        raise UsageError(str(e)) from None
+    try:
+        G, _ = minigan.models.build_gan(ckpt["arch"], device)
         G.load_state_dict(ckpt["models"]["G"])
-    except (KeyError, RuntimeError) as e:
-        raise training.BadCheckpoint(f"checkpoint {path} has no generator that fits its own "
-                                f"architecture ({e})") from None
+    except (KeyError, RuntimeError, ValueError) as e:
+        raise UsageError(f"checkpoint {path} has no generator that fits its own architecture "
+                         f"({e})") from None
     out = args.out or os.path.dirname(os.path.abspath(path))
     os.makedirs(out, exist_ok=True)
 

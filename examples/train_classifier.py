@@ -11,16 +11,12 @@ accuracy), which ``minigan.models.load_classifier`` reads back.
 import argparse
 import math
 import os
-import sys
 import time
 
 import numpy as np
 
-try:
-    import minigan
-except ImportError:  # run from a checkout without `pip install -e .`
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    import minigan
+from cli import UsageError, resolve_device, run   # first: it finds minigan in a checkout
+import minigan
 import minigan.functional as F
 from minigan.data import DATASETS, find_dataset, load_mnist_like, to_unit_range
 from minigan.models import Classifier, save_classifier
@@ -43,7 +39,8 @@ def parse_args(argv=None):
     p.add_argument("--out", default=None,
                    help="checkpoint path (default: runs/classifier_<dataset>.npz)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cuda" if minigan.cuda.is_available() else "cpu")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="auto (default): the GPU when there is one")
     return p.parse_args(argv)
 
 
@@ -73,14 +70,19 @@ def accuracy(model, images, labels, device, batch_size=1000):
 
 def main(argv=None):
     args = parse_args(argv)
+    args.device = resolve_device(args.device)
     if args.epochs < 1 or args.batch_size < 2:
-        sys.exit("--epochs must be at least 1 and --batch-size at least 2 (BatchNorm)")
+        raise UsageError("--epochs must be at least 1 and --batch-size at least 2 (BatchNorm)")
     minigan.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
     name, folder = pick_dataset(args)
-    train_images, train_labels = load_mnist_like(name, folder, "train")
-    test_images, test_labels = load_mnist_like(name, folder, "test")
+    try:
+        train_images, train_labels = load_mnist_like(name, folder, "train")
+        test_images, test_labels = load_mnist_like(name, folder, "test")
+    except (ValueError, OSError) as e:   # not found, or a damaged file
+        text = " ".join(str(e).split())   # the places searched, on one line
+        raise UsageError(f"{text} (see --dataset and --data-dir)") from None
     if args.limit is not None:
         train_images, train_labels = train_images[:args.limit], train_labels[:args.limit]
     x_train, x_test = to_unit_range(train_images), to_unit_range(test_images)  # (N, 1, 28, 28)
@@ -90,7 +92,8 @@ def main(argv=None):
 
     steps_per_epoch = len(x_train) // args.batch_size
     if steps_per_epoch == 0:
-        sys.exit(f"{len(x_train)} training images are fewer than one batch of {args.batch_size}")
+        raise UsageError(f"{len(x_train)} training images are fewer than one batch of "
+                         f"{args.batch_size}")
     total = args.epochs * steps_per_epoch
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     model = Classifier(width=args.width, hidden=args.hidden, num_classes=num_classes,
@@ -144,4 +147,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

@@ -274,6 +274,19 @@ def test_gradgradcheck_rejects_a_one_percent_error_in_a_gradient_ops_backward(mo
         gradgradcheck(fn, inputs)
 
 
+@pytest.mark.parametrize("op", ["batch_norm", "layer_norm"])
+def test_a_penalty_on_the_bias_gradient_alone(op):
+    """Only gβ = Σ gy is differentiated again: its gradient in gy has gy's shape (all ones)."""
+    rng = np.random.default_rng(0)
+    x, w = f64(rng.standard_normal((4, 3, 2))), f64(rng.standard_normal((4, 3, 2)))
+    b = f64(rng.standard_normal(3 if op == "batch_norm" else (3, 2)))
+    y = (F.batch_norm(x, None, None, None, b, training=True) if op == "batch_norm"
+         else F.layer_norm(x, (3, 2), None, b))
+    gb, = minigan.grad((y * w).sum(), [b], create_graph=True)
+    gw, = minigan.grad(gb.sum(), [w])
+    np.testing.assert_array_equal(gw.numpy(), np.ones((4, 3, 2)))
+
+
 def test_gradcheck_rejects_a_wrong_backward():
     x = f64(np.random.default_rng(0).standard_normal((2, 3)))
     assert gradcheck(lambda x: ScaleByThree(wrong=False)(x), x)

@@ -34,7 +34,7 @@ class BCEWithLogits(Function):
             loss = (1 - t) * x + (1 + (self.pos_weight - 1) * t) * sp
         if self.weight is not None:
             loss = loss * self.weight
-        self.count = loss.size
+        self.count = loss.size   # saved for backward: 'mean' divides the gradient by it
         if self.reduction == "mean":
             return xp.asarray(loss.mean(), dtype=loss.dtype)
         if self.reduction == "sum":
@@ -105,18 +105,19 @@ class BCEWithLogitsGrad(Function):
         p = 1 if self.pos_weight is None else self.pos_weight
         sig = sigmoid(x)
         # ---- g(x), g(t) ----
+        needs_x, needs_t, needs_gy = self.needs_input_grad
         g_x = g_t = None
         if ggx is not None:
-            g_x = ggx * (1 + (p - 1) * t) * sig * (1 - sig)
-            g_t = ggx * ((p - 1) * sig - p) if self.needs_input_grad[1] else None
-        if ggt is not None:
+            g_x = ggx * (1 + (p - 1) * t) * sig * (1 - sig) if needs_x else None
+            g_t = ggx * ((p - 1) * sig - p) if needs_t else None
+        if ggt is not None and needs_x:
             term = ggt * ((p - 1) * (sig - 1) - 1)
             g_x = term if g_x is None else g_x + term
         g_x = None if g_x is None else g_x * gy * cw
         g_t = None if g_t is None else g_t * gy * cw
         # ---- g(gy) ----
         g_gy = None
-        if self.needs_input_grad[2]:
+        if needs_gy:
             terms = []
             if ggx is not None:
                 terms.append(ggx * ((1 + (p - 1) * t) * sig - p * t))

@@ -14,6 +14,7 @@ from .. import cuda
 from ..autograd.function import Function
 from ..tensor import Tensor, ones, zeros
 from .reduce import mean, sum
+from .shape import broadcast_to
 
 
 def _batch_layout(x):
@@ -48,13 +49,16 @@ def _double_backward(op, x, gamma, gy, ggx, gggamma, ggbeta, axes):
         return v - mean(v, axes, keepdim=True) - x_hat * mean(v * x_hat, axes, keepdim=True)
 
     needs_x, needs_gamma, needs_gy = op.needs_input_grad
-    p_ggx = None if ggx is None else s * project(ggx)
+    proj_ggx = None if ggx is None else project(ggx)
+    p_ggx = None if ggx is None else s * proj_ggx
     # ---- g(gy) ----
     g_gy = None
     if needs_gy:
         terms = [gamma * p_ggx if ggx is not None else None,
                  x_hat * gggamma if gggamma is not None else None, ggbeta]
         g_gy = _total(terms)
+        if g_gy is not None and g_gy.shape != gy.shape:   # ggβ alone has β's shape
+            g_gy = broadcast_to(g_gy, gy.shape)
     # ---- g(γ) ----
     g_gamma = gy * p_ggx if needs_gamma and ggx is not None else None
     # ---- g(x) ----
@@ -65,7 +69,7 @@ def _double_backward(op, x, gamma, gy, ggx, gggamma, ggbeta, axes):
         if ggx is not None:
             p_g = project(g)
             terms.append(-(s * s) * (x_hat * mean(ggx * p_g, axes, keepdim=True)
-                                     + mean(g * x_hat, axes, keepdim=True) * project(ggx)
+                                     + mean(g * x_hat, axes, keepdim=True) * proj_ggx
                                      + mean(ggx * x_hat, axes, keepdim=True) * p_g))
         g_x = _total(terms)
     return g_x, g_gamma, g_gy

@@ -32,7 +32,7 @@ from .checkpoint import (check_arch, checkpoint_path, describe_arch, find_checkp
                          free_folder, list_checkpoints, load_checkpoint, rng_state,
                          set_rng_state)
 from .errors import (BadCheckpoint, CheckpointMismatch, CheckpointNotFound, EvaluationError,
-                     Interrupted, NonFiniteLoss, RunExists, TrainingError)
+                     Interrupted, NonFiniteLoss, NoTestSet, RunExists, TrainingError)
 from .evaluation import ClassifierFID, fid_reference
 from .log import (MetricsLog, Progress, format_seconds, plot_checkpoint_metric, plot_losses,
                   save_grid, save_samples)

@@ -34,4 +34,9 @@ class CheckpointMismatch(TrainingError):
 
 
 class EvaluationError(TrainingError):
-    """The evaluation at the checkpoints cannot be set up (no classifier, no test set)."""
+    """The evaluation at the checkpoints cannot be set up: the classifier is missing, damaged
+    or made for other images."""
+
+
+class NoTestSet(EvaluationError):
+    """The dataset's test split, the FID's reference, is neither on disk nor downloadable."""

@@ -8,7 +8,7 @@ from .. import backend
 from ..data import DownloadError, download_dataset, find_dataset, load_mnist_like, resize_images
 from ..metrics import classifier_features, fid, load_classifier
 from .checkpoint import rng_state, set_rng_state
-from .errors import EvaluationError
+from .errors import EvaluationError, NoTestSet
 
 
 def fid_reference(data, log=None):
@@ -22,8 +22,7 @@ def fid_reference(data, log=None):
         folder = folder or download_dataset(data.name, "test", log=log)
         images, _ = load_mnist_like(data.name, folder, "test")
     except (DownloadError, ValueError, OSError) as e:
-        raise EvaluationError(f"no {data.name} test set for the FID: {e}".split("\n")[0]) \
-            from None
+        raise NoTestSet(f"no {data.name} test set for the FID: {e}".split("\n")[0]) from None
     # (N, 28, 28) -> (N, 1, S, S), as the run's images
     images = resize_images(images[:, None], data.images.shape[-1])
     return images, f"the {len(images)} {data.name} test images"

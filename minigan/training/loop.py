@@ -10,7 +10,7 @@ from .. import backend
 from ..data import to_signed_range
 from .checkpoint import KIND, VERSION, check_arch, checkpoint_path, list_checkpoints, \
     rng_state, set_rng_state
-from .errors import BadCheckpoint, Interrupted, NonFiniteLoss
+from .errors import CheckpointMismatch, Interrupted, NonFiniteLoss
 from .log import MetricsLog, Progress, format_seconds, plot_checkpoint_metric, plot_losses, \
     save_grid, save_samples
 from .signals import StopSignals
@@ -95,8 +95,8 @@ class TrainingRun:
             self.fixed_z = minigan.tensor(ckpt["fixed_z"].numpy(), device=self.fixed_z.device)
             self.step, self.elapsed = int(ckpt["step"]), float(ckpt["elapsed"])
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
-            raise BadCheckpoint(f"checkpoint {ckpt.get('path', '')} does not fit this run "
-                                f"({e})") from None
+            raise CheckpointMismatch(f"checkpoint {ckpt.get('path', '')} does not fit this "
+                                     f"run ({e})") from None
         self.last_checkpoint = ckpt.get("path")
 
     def elapsed_seconds(self):
