@@ -1,7 +1,8 @@
 """``Function``: the base class of every differentiable op.
 
 An op is a subclass with ``forward(*arrays)`` (NumPy or CuPy arrays in, arrays
-out) and ``backward(*gys)`` (Tensors in, one Tensor or None per input out).
+out; an output may be None when nobody asked for it) and ``backward(*gys)``
+(Tensors in, one Tensor or None per input out; None for an output nobody used).
 A kernel-backed op also defines ``forward_cuda``, which launches our kernels;
 ``__call__`` picks it for GPU arrays (and hands it dense, C-ordered ones). That is
 the only place that asks.

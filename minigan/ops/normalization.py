@@ -143,7 +143,8 @@ class BatchNormGrad(Function):
 
         gγ = Σ gy x̂,   gβ = Σ gy,   gx = γ s (gy - (x̂ gγ + gβ) / m)
     (the module's s P(γ gy), written out). The forward reads the x̂ and s that
-    ``BatchNorm`` saved for this x; the backward is ``_double_backward``.
+    ``BatchNorm`` saved for this x; x is an input only so that the backward,
+    ``_double_backward``, can differentiate through it.
     """
 
     def __init__(self, eps, x_hat, inv_std):
