@@ -1,32 +1,242 @@
-"""One GAN training step, timed in minigan and in PyTorch in the same run.
+"""One training step, timed in minigan and in PyTorch, each library in a process of its own.
 
-A step: G forward; D on the real batch and on the detached fake batch,
-backward, Adam step; D on the fake batch, G backward, Adam step (BCE with
-logits, Adam lr 2e-4, betas (0.5, 0.999)) — the step of ../shared/anchors.md.
+The cases (steps in minigan_steps.py and torch_steps.py, the same layers in both):
+  mlp-gan, dcgan28, dcgan64   a GAN step: G forward; D on the real batch and on the detached
+      fake batch, backward, Adam step; D on the fake batch, G backward, Adam step (BCE with
+      logits, Adam lr 2e-4, betas (0.5, 0.999)) -- the step of ../shared/anchors.md
+  wgan28, wgan64   a WGAN-GP critic step on fixed real and fake batches (no generator):
+          loss = E[D(x~)] - E[D(x)] + 10 E[(|grad D(x^)|_2 - 1)^2],  x^ = e x + (1 - e) x~
+      the penalty's gradient taken with create_graph=True, then loss.backward() (the double
+      backward) and one Adam step (lr 1e-4, betas (0.0, 0.9)); the critic is DCGAN's
+      discriminator with LayerNorm in place of BatchNorm (minigan.models.WGANCritic)
 
-    python benchmarks/gan_step.py --case mlp-gan --device cpu
-    python benchmarks/gan_step.py --case dcgan28 --batch 64
+How it is timed: each library runs in a persistent worker process of its own, which builds
+the step once (models, optimizers, fixed data) and warms up. The workers are then asked in
+turn, --rounds times, for --repeats timed steps each; which one goes first alternates from
+round to round, and only one runs at a time (the other waits for its request, and each
+turn begins 0.3 s after the last, once the other's BLAS threads have stopped spinning). Each
+library's time is the median over all its timed steps; the ratio minigan / PyTorch is the
+median of the per-round ratios (a round's minigan median over its PyTorch median), so that
+a busy spell of the machine slows both sides of a ratio alike; min-max gives their spread.
+Why separate processes: in one process NumPy's OpenBLAS threads keep spinning after each
+GEMM and slow PyTorch's next step (dcgan28: 190 ms a PyTorch step, against 110 ms alone),
+and a user runs one library alone.
 
-Prints the median over --repeats timed runs for each library and the ratio
-minigan / PyTorch, with the CPU or GPU named. On a GPU each library's step is
-timed three ways: to the end of its GPU work (the ratio uses this), the host time
-until the step's Python returns, and the GPU time between CUDA events recorded
-around it; a host time near the total says the step is bound by the launches.
+Each worker uses --threads CPU threads (default: every core): OPENBLAS_NUM_THREADS,
+OMP_NUM_THREADS and MKL_NUM_THREADS are set in its environment before NumPy or PyTorch
+loads, and PyTorch's by torch.set_num_threads; its environment is otherwise the user's. On
+a CPU the peak RSS of each worker (a fresh process that built the step and ran it) is
+reported, and its peak RSS once built, before the first step: the step's own growth is the
+difference. On a GPU each step is timed three ways: to the end of its GPU work (the ratio
+uses this), the host time until the step's Python returns, and the GPU time between CUDA
+events recorded around it; a host time near the total says the step is bound by launches.
+
+    python benchmarks/gan_step.py --case dcgan28 wgan28 mlp-gan
+    python benchmarks/gan_step.py --case dcgan64 wgan64 --device cuda --batch 128
+    python benchmarks/gan_step.py --case dcgan28 --only minigan --threads 1   # profiling
+
+On a shared machine quote the ratio, not the times.
 """
 import argparse
+import importlib
+import importlib.util
+import json
 import os
 import platform
+import resource
 import statistics
+import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
 
-import minigan  # noqa: E402
-import minigan.functional as F  # noqa: E402
-from minigan import backend, models  # noqa: E402
+CASES = {"mlp-gan": 64, "dcgan28": 64, "dcgan64": 128, "wgan28": 64, "wgan64": 128}   # batch
+LIBRARIES = ("minigan", "torch")
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+GPU_COLUMNS = " (host, GPU by CUDA events)"
+# NOTE: OpenBLAS threads keep spinning for about 0.1 s after a GEMM, in a worker that waits for
+# its next request too (measured: a core's worth of time, then none): each turn begins this long
+# after the last, so that it runs alone
+SETTLE_S = 0.3
 
-CASES = {"mlp-gan": dict(batch=64), "dcgan28": dict(batch=64), "dcgan64": dict(batch=128)}
+
+# ---- the worker: one library's step, in a process of its own ----
+
+def worker(library, case, batch, device, warmup, threads):
+    """Build the step and warm up, say so; then time the steps asked for on stdin, one reply
+    (a JSON line) per request, until stdin closes."""
+    channel = reply_channel()
+    # NOTE: NumPy's BLAS and PyTorch read their thread count once, when they load
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    if library == "torch" and not torch_runs_on(device):
+        return send(channel, {"absent": True})
+    steps = importlib.import_module(f"{library}_steps")   # minigan_steps or torch_steps
+    steps.setup(threads)
+    step, sync, events = steps.build(case, batch, device)
+    built_mb = peak_rss_mb()
+    timed(step, sync, events, warmup)
+    send(channel, {"built_mb": built_mb})
+    for request in sys.stdin:
+        send(channel, {"ms": timed(step, sync, events, int(request)), "peak_mb": peak_rss_mb()})
+
+
+def reply_channel():
+    """The pipe to the parent, the stdout the worker was started with; from here on its own
+    prints (a library's notice, say) go to stderr, where they cannot garble a reply."""
+    channel = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    return channel
+
+
+def send(channel, reply):
+    channel.write(json.dumps(reply) + "\n")
+    channel.flush()
+
+
+def torch_runs_on(device):
+    """Whether PyTorch is installed and, for "cuda", built with CUDA and seeing a GPU."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+    return device == "cpu" or torch.cuda.is_available()
+
+
+def peak_rss_mb():
+    """This process's peak resident memory so far, in MB (ru_maxrss is in KB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def timed(step, sync, events, repeats):
+    """[total, host, GPU] ms of each of ``repeats`` steps: total until the step's GPU work
+    has ended, host until its Python returns, GPU between CUDA events around it (None on a
+    CPU)."""
+    rows = []
+    for _ in range(repeats):
+        if events:
+            start, end = events.new(), events.new()
+            start.record()
+        t0 = time.perf_counter()
+        step()
+        t1 = time.perf_counter()
+        if events:
+            end.record()
+        sync()
+        t2 = time.perf_counter()
+        rows.append([(t2 - t0) * 1e3, (t1 - t0) * 1e3,
+                     events.elapsed_ms(start, end) if events else None])
+    return rows
+
+
+# ---- the parent: start the workers, ask them in turn, report ----
+
+def launcher():
+    """This interpreter with the options and module this script was started through, e.g.
+    ``python -m cuda_emu`` (the emulated GPU), which must run the workers too."""
+    return [sys.executable] + sys.orig_argv[1:len(sys.orig_argv) - len(sys.argv)]
+
+
+class Worker:
+    """A worker process, seen from the parent; once started it has built its step and warmed up."""
+
+    def __init__(self, library, case, batch, args):
+        self.library = library
+        command = launcher() + [os.path.join(HERE, "gan_step.py"), "--worker", library,
+                                "--case", case, "--batch", str(batch), "--device", args.device,
+                                "--warmup", str(args.warmup), "--threads", str(args.threads)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        text=True)
+        self.ready = self.receive()
+        self.replies = []
+
+    def time(self, repeats):
+        self.process.stdin.write(f"{repeats}\n")
+        self.process.stdin.flush()
+        self.replies.append(self.receive())
+
+    def receive(self):
+        line = self.process.stdout.readline()
+        if not line:
+            sys.exit(f"the {self.library} worker ended (exit {self.process.wait()})")
+        return json.loads(line)
+
+    def close(self):
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def run_case(case, batch, args):
+    """{library: its Worker, having timed its steps}; a library that is absent is left out."""
+    workers = {}
+    for library in [args.only] if args.only else LIBRARIES:
+        worker = Worker(library, case, batch, args)   # one at a time: none competes with a build
+        if worker.ready.get("absent"):
+            worker.close()
+        else:
+            workers[library] = worker
+    order = list(workers)
+    for n in range(args.rounds):
+        for library in order[::-1] if n % 2 else order:
+            time.sleep(SETTLE_S)
+            workers[library].time(args.repeats)
+    for worker in workers.values():
+        worker.close()
+    return workers
+
+
+def medians(worker):
+    """Median total, host and GPU ms over all the worker's timed steps."""
+    rows = [row for reply in worker.replies for row in reply["ms"]]
+    return [None if col[0] is None else statistics.median(col) for col in zip(*rows)]
+
+
+def round_ratios(ours, theirs):
+    """Per round, minigan's median ms over PyTorch's."""
+    def median_ms(reply):
+        return statistics.median(total for total, host, gpu in reply["ms"])
+    return [median_ms(a) / median_ms(b) for a, b in zip(ours.replies, theirs.replies)]
+
+
+def timing_columns(worker, device):
+    """A library's median ms, with its host and GPU ms on a GPU; '-' if it did not run."""
+    if worker is None:
+        return f"{'-':>11}" + (" " * len(GPU_COLUMNS) if device == "cuda" else "")
+    total, host, gpu = medians(worker)
+    if device == "cuda":
+        return f"{total:11.1f}" + f" (host {host:6.1f}, GPU {gpu:6.1f})".ljust(len(GPU_COLUMNS))
+    return f"{total:11.1f}"
+
+
+def memory_columns(worker):
+    """A library's peak RSS once built and after its steps, in MB; '-' if it did not run."""
+    if worker is None:
+        return f" {'-':>16} {'-':>15}"
+    return f" {worker.ready['built_mb']:16.0f} {worker.replies[-1]['peak_mb']:15.0f}"
+
+
+def row(case, batch, workers, args):
+    ours, theirs = workers.get("minigan"), workers.get("torch")
+    if ours and theirs:
+        ratios = round_ratios(ours, theirs)
+        ratio = f"{statistics.median(ratios):6.2f} {f'{min(ratios):.2f}-{max(ratios):.2f}':<11}"
+    else:
+        ratio = f"{'n/a':>6} {'n/a':<11}"
+    line = (f"{case:<8} {batch:>5} {timing_columns(ours, args.device)} "
+            f"{timing_columns(theirs, args.device)} {ratio}")
+    if args.memory:
+        line += memory_columns(ours) + memory_columns(theirs)
+    return line.rstrip()
+
+
+def header(args):
+    gpu = GPU_COLUMNS if args.device == "cuda" else ""
+    line = (f"{'case':<8} {'batch':>5} {'minigan ms':>11}{gpu} {'PyTorch ms':>11}{gpu} "
+            f"{'ratio':>6} {'min-max':<11}")
+    if args.memory:
+        line += (f" {'minigan built MB':>16} {'minigan peak MB':>15}"
+                 f" {'PyTorch built MB':>16} {'PyTorch peak MB':>15}")
+    return line
 
 
 def cpu_name():
@@ -43,250 +253,51 @@ def cpu_name():
 def device_name(device):
     """The GPU's name, or the CPU's and its core count."""
     if device == "cuda":
+        from minigan import backend
         name = backend.cupy.cuda.runtime.getDeviceProperties(0)["name"]
         return name.decode() if isinstance(name, bytes) else name
     return f"{cpu_name()}, {os.cpu_count()} cores"
 
 
-class Events:
-    """CUDA events of one library: ``new()`` makes one, ``elapsed_ms(a, b)`` reads a pair."""
-
-    def __init__(self, new, elapsed_ms):
-        self.new, self.elapsed_ms = new, elapsed_ms
-
-
-def minigan_events(device):
-    if device != "cuda":
-        return None
-    cuda = backend.cupy.cuda
-    return Events(cuda.Event, cuda.get_elapsed_time)
-
-
-def build_minigan(case):
-    if case == "mlp-gan":
-        return models.MLPGenerator(), models.MLPDiscriminator(), (1, 28, 28)
-    if case == "dcgan28":
-        return models.DCGANGenerator(image_size=28), models.DCGANDiscriminator(image_size=28), (1, 28, 28)
-    return models.DCGANGenerator(image_size=64), models.DCGANDiscriminator(image_size=64), (3, 64, 64)
-
-
-def minigan_step_fn(case, batch, device):
-    minigan.manual_seed(0)
-    minigan.cuda.matmul.allow_tf32 = False   # fp32 GEMMs, as PyTorch's in this benchmark
-    G, D, shape = build_minigan(case)
-    G.to(device), D.to(device)
-    opt_G = minigan.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = minigan.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    real = minigan.rand(batch, *shape, device=device) * 2 - 1
-    ones = minigan.ones(batch, 1, device=device)
-    zeros = minigan.zeros(batch, 1, device=device)
-    nz = 100
-
-    def step():
-        z = minigan.randn(batch, nz, device=device)
-        if case != "mlp-gan":
-            z = z.reshape(batch, nz, 1, 1)
-        fake = G(z)
-        loss_D = (F.binary_cross_entropy_with_logits(D(real).reshape(batch, 1), ones)
-                  + F.binary_cross_entropy_with_logits(D(fake.detach()).reshape(batch, 1), zeros))
-        opt_D.zero_grad()
-        loss_D.backward()
-        opt_D.step()
-        loss_G = F.binary_cross_entropy_with_logits(D(fake).reshape(batch, 1), ones)
-        opt_G.zero_grad()
-        loss_G.backward()
-        opt_G.step()
-        return loss_D, loss_G
-
-    def sync():
-        if device == "cuda":
-            backend.cupy.cuda.runtime.deviceSynchronize()
-    return step, sync, minigan_events(device)
-
-
-def torch_events(device):
-    if device != "cuda":
-        return None
-    import torch
-    return Events(lambda: torch.cuda.Event(enable_timing=True), lambda a, b: a.elapsed_time(b))
-
-
-def torch_step_fn(case, batch, device):
-    import torch
-    import torch.nn as tnn
-    torch.manual_seed(0)
-    if case == "mlp-gan":
-        def block(i, o, bn=True):
-            return [tnn.Linear(i, o)] + ([tnn.BatchNorm1d(o, 0.8)] if bn else []) + [tnn.LeakyReLU(0.2)]
-        G = tnn.Sequential(*block(100, 128, False), *block(128, 256), *block(256, 512),
-                           *block(512, 1024), tnn.Linear(1024, 784), tnn.Tanh(), tnn.Unflatten(1, (1, 28, 28)))
-        D = tnn.Sequential(tnn.Flatten(), tnn.Linear(784, 512), tnn.LeakyReLU(0.2), tnn.Linear(512, 256),
-                           tnn.LeakyReLU(0.2), tnn.Linear(256, 1))
-        shape = (1, 28, 28)
-    elif case == "dcgan28":
-        G = tnn.Sequential(
-            tnn.ConvTranspose2d(100, 256, 7, 1, 0, bias=False), tnn.BatchNorm2d(256), tnn.ReLU(),
-            tnn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), tnn.BatchNorm2d(128), tnn.ReLU(),
-            tnn.ConvTranspose2d(128, 1, 4, 2, 1, bias=False), tnn.Tanh())
-        D = tnn.Sequential(
-            tnn.Conv2d(1, 64, 4, 2, 1, bias=False), tnn.LeakyReLU(0.2),
-            tnn.Conv2d(64, 128, 4, 2, 1, bias=False), tnn.BatchNorm2d(128), tnn.LeakyReLU(0.2),
-            tnn.Conv2d(128, 1, 7, 1, 0, bias=False))
-        shape = (1, 28, 28)
-    else:
-        G = tnn.Sequential(
-            tnn.ConvTranspose2d(100, 512, 4, 1, 0, bias=False), tnn.BatchNorm2d(512), tnn.ReLU(),
-            tnn.ConvTranspose2d(512, 256, 4, 2, 1, bias=False), tnn.BatchNorm2d(256), tnn.ReLU(),
-            tnn.ConvTranspose2d(256, 128, 4, 2, 1, bias=False), tnn.BatchNorm2d(128), tnn.ReLU(),
-            tnn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), tnn.BatchNorm2d(64), tnn.ReLU(),
-            tnn.ConvTranspose2d(64, 3, 4, 2, 1, bias=False), tnn.Tanh())
-        D = tnn.Sequential(
-            tnn.Conv2d(3, 64, 4, 2, 1, bias=False), tnn.LeakyReLU(0.2),
-            tnn.Conv2d(64, 128, 4, 2, 1, bias=False), tnn.BatchNorm2d(128), tnn.LeakyReLU(0.2),
-            tnn.Conv2d(128, 256, 4, 2, 1, bias=False), tnn.BatchNorm2d(256), tnn.LeakyReLU(0.2),
-            tnn.Conv2d(256, 512, 4, 2, 1, bias=False), tnn.BatchNorm2d(512), tnn.LeakyReLU(0.2),
-            tnn.Conv2d(512, 1, 4, 1, 0, bias=False))
-        shape = (3, 64, 64)
-    G.to(device), D.to(device)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    real = torch.rand(batch, *shape, device=device) * 2 - 1
-    ones = torch.ones(batch, 1, device=device)
-    zeros = torch.zeros(batch, 1, device=device)
-    bce = tnn.functional.binary_cross_entropy_with_logits
-
-    def step():
-        z = torch.randn(batch, 100, device=device)
-        if case != "mlp-gan":
-            z = z.reshape(batch, 100, 1, 1)
-        fake = G(z)
-        loss_D = bce(D(real).reshape(batch, 1), ones) + bce(D(fake.detach()).reshape(batch, 1), zeros)
-        opt_D.zero_grad()
-        loss_D.backward()
-        opt_D.step()
-        loss_G = bce(D(fake).reshape(batch, 1), ones)
-        opt_G.zero_grad()
-        loss_G.backward()
-        opt_G.step()
-        return loss_D, loss_G
-
-    def sync():
-        if device == "cuda":
-            torch.cuda.synchronize()
-    return step, sync, torch_events(device)
-
-
-def _timed(step, sync, events, repeats):
-    """(total, host, GPU) ms of each of ``repeats`` steps: total until the step's GPU work has
-    ended, host until its Python returns, GPU between CUDA events around it (None on a CPU)."""
-    rows = []
-    for _ in range(repeats):
-        if events:
-            start, end = events.new(), events.new()
-            start.record()
-        t0 = time.perf_counter()
-        step()
-        t1 = time.perf_counter()
-        if events:
-            end.record()
-        sync()
-        t2 = time.perf_counter()
-        rows.append(((t2 - t0) * 1e3, (t1 - t0) * 1e3,
-                     events.elapsed_ms(start, end) if events else None))
-    return rows
-
-
-def medians(rows):
-    """Median total, host and GPU ms of ``rows`` from ``_timed``."""
-    return tuple(None if col[0] is None else statistics.median(col) for col in zip(*rows))
-
-
-def measure(contenders, warmup, repeats, rounds):
-    """{name: (total, host, GPU) median ms} of contenders {name: (step, sync, events)}.
-
-    The libraries take turns, ``rounds`` times ``repeats`` steps each, so that a busy
-    machine slows both alike; the medians are over all timed steps.
-    """
-    rows = {name: [] for name in contenders}
-    for contender in contenders.values():
-        _timed(*contender, warmup)
-    for _ in range(rounds):
-        for name, contender in contenders.items():
-            rows[name] += _timed(*contender, repeats)
-    return {name: medians(r) for name, r in rows.items()}
-
-
-def gpu_columns(timing):
-    """' host h GPU g' for a GPU timing, '' on a CPU."""
-    if timing is None or timing[2] is None:
-        return ""
-    return f" (host {timing[1]:6.1f}, GPU {timing[2]:6.1f})"
-
-
-def peak_memory_mb(step):
-    """Peak NumPy memory of one step in MB (tracemalloc sees NumPy's allocations; CPU only)."""
-    import tracemalloc
-    tracemalloc.start()
-    step()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
-
-
-def use_torch(device, threads=None):
-    """PyTorch set up as in ../shared/anchors.md (fp32, TF32 off), or None if absent."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    if device == "cpu" and threads:
-        torch.set_num_threads(threads)
-    torch.backends.cudnn.benchmark = True
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    return torch
-
-
-def run_case(case, batch, device, warmup=3, repeats=10, threads=None, rounds=3):
-    """(total, host, GPU) median ms/step for minigan and for PyTorch (None if absent)."""
-    contenders = {"minigan": minigan_step_fn(case, batch, device)}
-    if use_torch(device, threads):
-        contenders["torch"] = torch_step_fn(case, batch, device)
-    timings = measure(contenders, warmup, repeats, rounds)
-    return timings["minigan"], timings.get("torch")
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--case", choices=list(CASES), nargs="+", default=["mlp-gan"])
+    p.add_argument("--batch", type=int, help="batch size for every case (default: per case, "
+                   + ", ".join(f"{case} {batch}" for case, batch in CASES.items()) + ")")
+    p.add_argument("--batch-for", nargs="+", default=[], metavar="CASE=N",
+                   help="batch size per case, e.g. dcgan28=128")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--repeats", type=int, default=10, help="timed steps per round (10)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (3)")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="the libraries take turns this many times (3)")
+    p.add_argument("--threads", type=int, default=os.cpu_count(),
+                   help="CPU threads of each library (default: every core)")
+    p.add_argument("--only", choices=LIBRARIES, help="time one library (profiling)")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help="leave out the memory columns (always left out on a GPU)")
+    p.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    args.memory = args.memory and args.device == "cpu"   # a GPU step's memory is not the RSS
+    return args
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", choices=sorted(CASES), nargs="+", default=["mlp-gan"])
-    parser.add_argument("--batch", type=int, help="batch size for every case (default: per case)")
-    parser.add_argument("--batch-for", nargs="+", default=[], metavar="CASE=N",
-                        help="batch size per case, e.g. dcgan28=128")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="the libraries take turns this many times (default 3)")
-    args = parser.parse_args()
-    print(f"device: {args.device} ({device_name(args.device)}); "
-          f"median of {args.rounds}x{args.repeats} steps "
-          f"(libraries taking turns) after {args.warmup} warm-up; load average "
-          f"{os.getloadavg()[0]:.1f}")
-    gpu = "  (host, GPU by CUDA events)" if args.device == "cuda" else ""
-    print(f"{'case':<10} {'batch':>5} {'minigan ms':>11}{gpu} {'PyTorch ms':>11}{gpu} "
-          f"{'ratio':>6}" + ("  minigan peak MB" if args.device == "cpu" else ""))
+    args = parse_args()
+    if args.worker:
+        return worker(args.worker, args.case[0], args.batch, args.device, args.warmup,
+                      args.threads)
+    print(f"device: {args.device} ({device_name(args.device)}); threads per library: "
+          f"{args.threads}; each library in a process of its own, median of {args.rounds}x"
+          f"{args.repeats} steps after {args.warmup} warm-up, rounds alternating which goes "
+          f"first, ratio: the median of the rounds'; load average {os.getloadavg()[0]:.1f}")
+    print(header(args))
     per_case = dict(item.split("=") for item in args.batch_for)
     for case in args.case:
-        batch = int(per_case.get(case, 0)) or args.batch or CASES[case]["batch"]
-        ours, theirs = run_case(case, batch, args.device, args.warmup, args.repeats,
-                                threads=os.cpu_count(), rounds=args.rounds)
-        ratio = f"{ours[0] / theirs[0]:6.2f}" if theirs else "   n/a"
-        theirs_s = f"{theirs[0]:11.1f}{gpu_columns(theirs)}" if theirs else "   (absent)"
-        memory = ""
-        if args.device == "cpu":   # after the timing: tracing slows the step it watches
-            memory = f"  {peak_memory_mb(minigan_step_fn(case, batch, 'cpu')[0]):15.1f}"
-        print(f"{case:<10} {batch:>5} {ours[0]:11.1f}{gpu_columns(ours)} {theirs_s} {ratio}"
-              f"{memory}", flush=True)
+        batch = int(per_case.get(case, 0)) or args.batch or CASES[case]
+        print(row(case, batch, run_case(case, batch, args), args), flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -12,8 +12,8 @@ when the budget left is shorter than its limit):
   penalties  CPU against GPU: a WGAN-GP critic step and an R1 step, losses and gradients
   train      train_dcgan.py --device cuda --dataset synthetic: 30 steps, --resume to 60, bit
              for bit a straight 60-step run; a second straight run, bit for bit the first
-  race       benchmarks/gan_step.py and wgan_gp_step.py on the GPU against PyTorch: total,
-             host and CUDA-event GPU time per step
+  race       benchmarks/gan_step.py on the GPU against PyTorch (the GAN and WGAN-GP steps):
+             total, host and CUDA-event GPU time per step
 
 The full log goes to $OUT/gpu_check.log (or --out), the table to $OUT/gpu_check.json and
 to the screen. --emulated runs every part on the CPU through tests/cuda_emu (the CuPy
@@ -35,16 +35,14 @@ sys.path.insert(0, str(ROOT))
 # Real sizes, and the toy sizes of an --emulated dry run.
 SIZES = {
     False: dict(step=("dcgan64", 128, 64), penalty=(64, 64, 64), train_steps=(30, 60),
-                train=["--limit", "4096"], race_gan=["--case", "mlp-gan", "dcgan28", "dcgan64",
-                                                     "--batch-for", "mlp-gan=64", "dcgan28=128",
-                                                     "dcgan64=128", "--repeats", "10"],
-                race_wgan=["--case", "wgan28", "wgan64", "--batch", "64", "--repeats", "10"]),
+                train=["--limit", "4096"],
+                race=["--case", "mlp-gan", "dcgan28", "dcgan64", "wgan28", "wgan64",
+                      "--batch-for", "mlp-gan=64", "dcgan28=128", "dcgan64=128", "wgan28=64",
+                      "wgan64=64", "--repeats", "10"]),
     True: dict(step=("dcgan28", 4, 4), penalty=(28, 4, 4), train_steps=(2, 4),
                train=["--limit", "64", "--ngf", "8", "--ndf", "8", "--batch-size", "8"],
-               race_gan=["--case", "dcgan28", "--batch", "4", "--repeats", "2", "--rounds", "1",
-                         "--warmup", "1"],
-               race_wgan=["--case", "wgan28", "--batch", "4", "--repeats", "2", "--rounds", "1",
-                          "--warmup", "1"]),
+               race=["--case", "dcgan28", "wgan28", "--batch", "4", "--repeats", "2",
+                     "--rounds", "1", "--warmup", "1"]),
 }
 LIMITS = dict(tests=170, step=70, penalties=45, train=120, race=120)   # seconds; sum 525
 # The bound on max |GPU - CPU| / max |CPU| of each array, TF32 off, against the CPU in float64.
@@ -283,16 +281,12 @@ class Check:
                                  f"bit-identical: {twice}")
 
     def race(self, end):
-        sizes, lines, ok = SIZES[self.emulated], [], True
-        for script, args in (("gan_step.py", sizes["race_gan"]),
-                             ("wgan_gp_step.py", sizes["race_wgan"])):
-            rc, output = self.run(self.python(ROOT / "benchmarks" / script, "--device", "cuda",
-                                              *args), self.until(end))
-            ok = ok and rc == 0
-            lines += [line for line in output.splitlines()
-                      if line.split()[:1] and line.split()[0] in ("mlp-gan", "dcgan28",
-                                                                  "dcgan64", "wgan28", "wgan64")]
-        return ok, "; ".join(" ".join(line.split()) for line in lines) or "no timings"
+        rc, output = self.run(self.python(ROOT / "benchmarks" / "gan_step.py", "--device", "cuda",
+                                          *SIZES[self.emulated]["race"]), self.until(end))
+        lines = [line for line in output.splitlines()
+                 if line.split()[:1] and line.split()[0] in ("mlp-gan", "dcgan28", "dcgan64",
+                                                             "wgan28", "wgan64")]
+        return rc == 0, "; ".join(" ".join(line.split()) for line in lines) or "no timings"
 
     def table(self):
         print(f"\n{'part':<10} {'result':<7} {'seconds':>7}  detail")

@@ -1,0 +1,96 @@
+"""The benchmark's steps in minigan; torch_steps.py builds the same ones in PyTorch.
+
+``build(case, batch, device)`` returns ``(step, sync, events)``: the step (models,
+optimizers and data made once), a function that waits for the device, and the CUDA events
+(None on a CPU). gan_step.py's docstring says what each case's step is.
+"""
+import types
+
+import minigan
+import minigan.functional as F
+from minigan import backend, models
+from minigan.penalties import gradient_penalty
+
+LAMBDA, LR, BETAS = 10.0, 1e-4, (0.0, 0.9)   # WGAN-GP, as in the paper
+
+
+def setup(threads):
+    """fp32 GEMMs, as PyTorch's here. NumPy's BLAS took its ``threads`` from the environment
+    when it loaded (gan_step.worker sets OPENBLAS_NUM_THREADS before the import)."""
+    minigan.cuda.matmul.allow_tf32 = False
+
+
+def build(case, batch, device):
+    """(step, sync, events) of one case."""
+    make = wgan_step if case.startswith("wgan") else gan_step
+    step = make(case, batch, device)
+
+    def sync():
+        if device == "cuda":
+            backend.cupy.cuda.runtime.deviceSynchronize()
+    return step, sync, events(device)
+
+
+def events(device):
+    """CUDA events: ``new()`` makes one, ``elapsed_ms(a, b)`` reads a pair; None on a CPU."""
+    if device != "cuda":
+        return None
+    cuda = backend.cupy.cuda
+    return types.SimpleNamespace(new=cuda.Event, elapsed_ms=cuda.get_elapsed_time)
+
+
+def gan_models(case):
+    if case == "mlp-gan":
+        return models.MLPGenerator(), models.MLPDiscriminator(), (1, 28, 28)
+    if case == "dcgan28":
+        return models.DCGANGenerator(image_size=28), models.DCGANDiscriminator(image_size=28), (1, 28, 28)
+    return models.DCGANGenerator(image_size=64), models.DCGANDiscriminator(image_size=64), (3, 64, 64)
+
+
+def gan_step(case, batch, device):
+    minigan.manual_seed(0)
+    G, D, shape = gan_models(case)
+    G.to(device), D.to(device)
+    opt_G = minigan.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_D = minigan.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    real = minigan.rand(batch, *shape, device=device) * 2 - 1
+    ones = minigan.ones(batch, 1, device=device)
+    zeros = minigan.zeros(batch, 1, device=device)
+    nz = 100
+
+    def step():
+        z = minigan.randn(batch, nz, device=device)
+        if case != "mlp-gan":
+            z = z.reshape(batch, nz, 1, 1)
+        fake = G(z)
+        loss_D = (F.binary_cross_entropy_with_logits(D(real).reshape(batch, 1), ones)
+                  + F.binary_cross_entropy_with_logits(D(fake.detach()).reshape(batch, 1), zeros))
+        opt_D.zero_grad()
+        loss_D.backward()
+        opt_D.step()
+        loss_G = F.binary_cross_entropy_with_logits(D(fake).reshape(batch, 1), ones)
+        opt_G.zero_grad()
+        loss_G.backward()
+        opt_G.step()
+        return loss_D, loss_G
+    return step
+
+
+def image_shape(case):
+    return (1, 28, 28) if case == "wgan28" else (3, 64, 64)
+
+
+def wgan_step(case, batch, device):
+    minigan.manual_seed(0)
+    D = models.WGANCritic(image_size=28 if case == "wgan28" else 64).to(device)
+    opt = minigan.optim.Adam(D.parameters(), lr=LR, betas=BETAS)
+    real = minigan.rand(batch, *image_shape(case), device=device) * 2 - 1
+    fake = minigan.rand(batch, *image_shape(case), device=device) * 2 - 1
+
+    def step():
+        loss = D(fake).mean() - D(real).mean() + gradient_penalty(D, real, fake, LAMBDA)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return step
