@@ -1,0 +1,40 @@
+"""benchmarks/gan_step.py on the CPU at toy sizes, as a subprocess: a row per case, read
+back by its columns (case, batch, minigan ms, PyTorch ms, ratio, min-max, then RSS in MB
+once built and at peak, minigan's and PyTorch's)."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ["--batch", "4", "--rounds", "2", "--repeats", "1", "--warmup", "1", "--threads", "1"]
+
+
+def benchmark(*args):
+    """{case: its row's columns}, from a run of gan_step.py with ``args``."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gan_step.py"), *TINY,
+                             *args], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "threads per library: 1" in result.stdout
+    return {line.split()[0]: line.split() for line in result.stdout.splitlines()
+            if line.split()[:1] and line.split()[0] in ("mlp-gan", "wgan28")}
+
+
+def test_minigan_alone_gets_a_time_and_its_memory():
+    rows = benchmark("--case", "mlp-gan", "wgan28", "--only", "minigan")
+    assert set(rows) == {"mlp-gan", "wgan28"}
+    for case, batch, ours, theirs, ratio, spread, built, peak, *torch_mb in rows.values():
+        assert batch == "4" and float(ours) > 0
+        assert (theirs, ratio, spread) == ("-", "n/a", "n/a")
+        assert 0 < float(built) <= float(peak)
+        assert torch_mb == ["-", "-"]
+
+
+def test_against_pytorch_the_ratio_lies_within_the_rounds_ratios():
+    pytest.importorskip("torch")
+    (case, batch, ours, theirs, ratio, spread, *memory), = benchmark("--case", "wgan28").values()
+    low, high = map(float, spread.split("-"))
+    assert float(ours) > 0 and float(theirs) > 0
+    assert low <= float(ratio) <= high
+    assert all(float(mb) > 0 for mb in memory)
