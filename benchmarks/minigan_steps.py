@@ -15,9 +15,10 @@ LAMBDA, LR, BETAS = 10.0, 1e-4, (0.0, 0.9)   # WGAN-GP, as in the paper
 
 
 def setup(threads):
-    """fp32 GEMMs, as PyTorch's here. NumPy's BLAS took its ``threads`` from the environment
-    when it loaded (gan_step.worker sets OPENBLAS_NUM_THREADS before the import)."""
+    """fp32 GEMMs, as PyTorch's here, and minigan's CPU work on ``threads`` threads (as
+    torch.set_num_threads; gan_step.worker also sets OPENBLAS_NUM_THREADS before NumPy loads)."""
     minigan.cuda.matmul.allow_tf32 = False
+    minigan.set_num_threads(threads)
 
 
 def build(case, batch, device):

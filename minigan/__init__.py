@@ -18,6 +18,7 @@ from .random import (get_rng_state, manual_seed, rand, rand_like, randint, randn
                      randperm, set_rng_state)
 from . import functional, metrics, models, nn, optim  # noqa: E402
 from .serialization import load, save  # noqa: E402
+from .threads import get_num_threads, set_num_threads  # noqa: E402
 
 
 __version__ = "0.1.0"

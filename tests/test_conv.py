@@ -123,6 +123,8 @@ def _conv_transpose2d_args(cfg):
 
 # ---- forward, shape, gradients ----
 @given(cfg=configs(transposed=False))
+# one window that covers the image: im2col's shortcut (DCGAN's last conv), col2im's in gx
+@example(cfg=_example(False, x=(2, 3, 2), weight=(2, 2, 3, 2), stride=(2, 3)))
 @example(cfg=_example(False, x=(4, 4, 5), weight=(2, 2, 3, 2), groups=2, stride=(2, 1),
                       padding=(1, 0)))                    # grouped, strided: windows miss x's end
 def test_conv2d(cfg, device):
@@ -137,6 +139,8 @@ def test_conv2d(cfg, device):
 
 
 @given(cfg=configs(transposed=True))
+# a 1×1 input: col2im's one-window shortcut (DCGAN's first deconv), im2col's in gx
+@example(cfg=_example(True, x=(2, 1, 1), weight=(2, 2, 3, 2), stride=(2, 3)))
 @example(cfg=_example(True, dilation=(2, 2), output_padding=(1, 1)))   # output_padding = stride
 @example(cfg=_example(True, x=(2, 2, 3), weight=(2, 2, 3, 2), c_out=4, groups=2, stride=(2, 3),
                       padding=(1, 0), output_padding=(1, 2)))

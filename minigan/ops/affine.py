@@ -1,5 +1,6 @@
 """``linear``: y = x Wᵀ + b, one op. The file is named for the map, affine, so that
 ``minigan.ops.linear`` (the function) does not hide the module."""
+from .. import threads
 from ..autograd.function import Function
 from .arith import matmul
 from .reduce import sum
@@ -15,7 +16,7 @@ class Linear(Function):
     """
 
     def forward(self, x, W, b=None):
-        y = x @ W.T
+        y = threads.matmul(x, W.T)
         if b is not None:
             y += b
         return y

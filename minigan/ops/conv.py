@@ -17,17 +17,15 @@ contiguous values (with N before Hout, Wout it would run along rows of Wout,
 often under 10 long, and NumPy's cost per row would dominate). Four helpers
 move pixels: ``im2col``, ``col2im``, ``to_batch_last`` and ``from_batch_last``.
 ``Movers`` bundles the NumPy four and the CUDA four (kernels/conv.cu, same
-layouts); each ``forward`` takes them as ``movers``, and ``forward_cuda`` runs the
-same ``forward`` with ``CUDA_MOVERS``.
+layouts), with the product of each group (on the CPU split across the cores,
+``minigan.threads``); each ``forward`` takes them as ``movers``, and
+``forward_cuda`` runs the same ``forward`` with ``CUDA_MOVERS``.
 """
-import functools
-import os
 from collections import namedtuple
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .. import cuda
+from .. import cuda, threads
 from ..autograd.function import Function
 from ..backend import get_array_module
 from ._args import pair
@@ -44,39 +42,20 @@ def deconv_outsize(size, k, s, p, d, output_padding):
     return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
 
 
-def _by_channels(work, channels, size):
-    """Run ``work(c0, c1)`` over ranges of channels that cover [0, channels).
-
-    NOTE: NumPy's copies and adds release the GIL, so large ones are split across the CPU
-    cores, as PyTorch splits its own; small ones stay on this thread, where handing work to
-    another costs more than it saves.
-    """
-    workers = min(_CORES, channels)
-    if workers < 2 or size < 1 << 18:
-        work(0, channels)
-        return
-    bounds = [channels * i // workers for i in range(workers + 1)]
-    jobs = [_pool().submit(work, a, b) for a, b in zip(bounds, bounds[1:])]
-    for job in jobs:
-        job.result()
-
-
-_CORES = os.cpu_count() or 1
-
-
-@functools.lru_cache(maxsize=None)
-def _pool():
-    return ThreadPoolExecutor(max_workers=_CORES)
-
-
 def _batch_last(x, out):
     """out[...] = x (N, C, H, W) moved to (C, H, W, N)."""
     def move(c0, c1):
         # NOTE: 16 images at a time keeps the rows being read in cache; one big copy is ~3x slower
         for n0 in range(0, x.shape[0], 16):
             out[c0:c1, ..., n0:n0 + 16] = x[n0:n0 + 16, c0:c1].transpose(1, 2, 3, 0)
-    _by_channels(move, x.shape[1], x.size)
+    threads.split(move, x.shape[1], x.size)
     return out
+
+
+def _one_window(x_size, kernel, padding, dilation, out_size):
+    """True when the kernel covers the unpadded image once: cols are the image itself."""
+    return (tuple(out_size) == (1, 1) and tuple(padding) == (0, 0)
+            and tuple(dilation) == (1, 1) and tuple(kernel) == tuple(x_size))
 
 
 def im2col(x, kernel, stride, padding, dilation, out_size):
@@ -84,21 +63,22 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
 
     cols[c, u, v, i, j, n] = x̃[n, c, s·i + d·u, s·j + d·v],  x̃ = x zero-padded by p.
     """
-    xp = get_array_module(x)
     (kh, kw), (sy, sx), (ph, pw), (dy, dx), (oh, ow) = kernel, stride, padding, dilation, out_size
     n, c, h, w = x.shape
+    if _one_window((h, w), kernel, padding, dilation, out_size):   # DCGAN's last conv
+        return to_batch_last(x).reshape(c, kh, kw, 1, 1, n)
     # (N, C, H, W) -> (C, H + 2p, W + 2p, N), the padding left at 0
-    img = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
+    img = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
     _batch_last(x, img[:, ph:ph + h, pw:pw + w])
     sc, sh, sw, sn = img.strides
     # a view: each pixel shows up once under every tap that reads it
-    view = xp.lib.stride_tricks.as_strided(
+    view = np.lib.stride_tricks.as_strided(
         img, (c, kh, kw, oh, ow, n), (sc, sh * dy, sw * dx, sh * sy, sw * sx, sn))
-    cols = xp.empty(view.shape, dtype=x.dtype)   # the one copy: the matmul wants it dense
+    cols = np.empty(view.shape, dtype=x.dtype)   # the one copy: the matmul wants it dense
 
     def copy(c0, c1):
         cols[c0:c1] = view[c0:c1]
-    _by_channels(copy, c, cols.size)
+    threads.split(copy, c, cols.size)
     return cols
 
 
@@ -108,11 +88,12 @@ def col2im(cols, img_size, stride, padding, dilation, bias=None):
     x̃[n, c, s·i + d·u, s·j + d·v] += cols[c, u, v, i, j, n], then the padding p is cut off
     (and ``bias`` (C,), if given, added).
     """
-    xp = get_array_module(cols)
     c, kh, kw, ih, iw, n = cols.shape
     (h, w), (sy, sx), (ph, pw), (dy, dx) = img_size, stride, padding, dilation
+    if _one_window(img_size, (kh, kw), padding, dilation, (ih, iw)):   # DCGAN's first deconv
+        return from_batch_last(cols.reshape(c, kh, kw, n), bias)
     # the padded canvas (C, H + 2p, W + 2p, N); every tap lands inside when output_padding ≥ 0
-    img = xp.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
+    img = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
 
     def add(c0, c1):
         # NOTE: one strided add per tap, a loop of kH·kW; no loop over pixels or batch.
@@ -120,7 +101,7 @@ def col2im(cols, img_size, stride, padding, dilation, bias=None):
             for v in range(kw):
                 img[c0:c1, u * dy:u * dy + sy * (ih - 1) + 1:sy,
                            v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[c0:c1, u, v]
-    _by_channels(add, c, cols.size)
+    threads.split(add, c, cols.size)
     # (C, Hp, Wp, N) -> (N, C, H, W)
     return from_batch_last(img[:, ph:ph + h, pw:pw + w], bias)
 
@@ -140,7 +121,7 @@ def from_batch_last(y, bias=None):
         out[:, c0:c1] = y[c0:c1].transpose(3, 0, 1, 2)
         if bias is not None:
             out[:, c0:c1] += bias[c0:c1].reshape(1, -1, 1, 1)
-    _by_channels(move, c, y.size)
+    threads.split(move, c, y.size)
     return out
 
 
@@ -184,10 +165,22 @@ def from_batch_last_cuda(y, bias=None):
     return _transpose2d_cuda(y, c * h * w, (n, c, h, w), bias, h * w)   # (C·H·W, N) -> (N, C·H·W)
 
 
-# a forward's ``movers``: the four functions that move its pixels, NumPy's or our kernels
-Movers = namedtuple("Movers", "im2col col2im to_batch_last from_batch_last")
-NUMPY_MOVERS = Movers(im2col, col2im, to_batch_last, from_batch_last)
-CUDA_MOVERS = Movers(im2col_cuda, col2im_cuda, to_batch_last_cuda, from_batch_last_cuda)
+# ---- the product of each group, (G, M, K) @ (G, K, N) -> (G, M, N) ----
+def matmul_groups(a, b):
+    """NumPy: one group's product (the usual case) split by rows across the CPU cores."""
+    return threads.matmul(a[0], b[0])[None] if a.shape[0] == 1 else np.matmul(a, b)
+
+
+def matmul_groups_cuda(a, b):
+    return a @ b   # cuBLAS, batched over the groups
+
+
+# a forward's ``movers``: the four functions that move its pixels and the product, NumPy's
+# or our kernels and cuBLAS
+Movers = namedtuple("Movers", "im2col col2im to_batch_last from_batch_last matmul")
+NUMPY_MOVERS = Movers(im2col, col2im, to_batch_last, from_batch_last, matmul_groups)
+CUDA_MOVERS = Movers(im2col_cuda, col2im_cuda, to_batch_last_cuda, from_batch_last_cuda,
+                     matmul_groups_cuda)
 
 
 def _output_padding(x_size, y_size, kernel, s, p, d):
@@ -218,7 +211,6 @@ class Conv2d(Function):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
 
     def forward(self, x, W, b=None, movers=NUMPY_MOVERS):
-        xp = get_array_module(x, W)
         n, _, h, w = x.shape
         c_out, _, kh, kw = W.shape
         s, p, d, g = self.stride, self.padding, self.dilation, self.groups
@@ -228,7 +220,7 @@ class Conv2d(Function):
         cols = cols.reshape(g, -1, out_size[0] * out_size[1] * n)
         self.cols = cols   # saved for backward: gW = gy @ colsᵀ needs no second im2col
         # (C_out, C/G, kH, kW) -> (G, C_out/G, C/G·kH·kW)
-        y = xp.matmul(W.reshape(g, c_out // g, -1), cols)
+        y = movers.matmul(W.reshape(g, c_out // g, -1), cols)
         # (G, C_out/G, Hout·Wout·N) -> (C_out, Hout, Wout, N) -> (N, C_out, Hout, Wout), + b
         return movers.from_batch_last(y.reshape(c_out, *out_size, n), b)
 
@@ -273,7 +265,6 @@ class ConvTranspose2d(Function):
         self.output_padding = output_padding
 
     def forward(self, x, W, b=None, movers=NUMPY_MOVERS):
-        xp = get_array_module(x, W)
         n, c, h, w = x.shape
         _, c_out_g, kh, kw = W.shape
         s, p, d, g, op = self.stride, self.padding, self.dilation, self.groups, self.output_padding
@@ -283,7 +274,7 @@ class ConvTranspose2d(Function):
         Wt = W.reshape(g, c // g, -1).transpose(0, 2, 1)
         # (N, C, H, W) -> (C, H, W, N) -> (G, C/G, H·W·N)
         xg = movers.to_batch_last(x).reshape(g, c // g, h * w * n)
-        cols = xp.matmul(Wt, xg)   # (G, C_out/G·kH·kW, H·W·N)
+        cols = movers.matmul(Wt, xg)   # (G, C_out/G·kH·kW, H·W·N)
         # (G, C_out/G·kH·kW, H·W·N) -> (C_out, kH, kW, H, W, N)
         cols = cols.reshape(g * c_out_g, kh, kw, h, w, n)
         return movers.col2im(cols, out_size, s, p, d, b)
@@ -328,7 +319,6 @@ class Conv2dGradW(Function):
         self.cols = cols   # im2col(x), when the forward conv already made it
 
     def forward(self, x, gy, movers=NUMPY_MOVERS):
-        xp = get_array_module(x, gy)
         n, c = x.shape[:2]
         c_out = gy.shape[1]
         g = self.groups
@@ -342,7 +332,7 @@ class Conv2dGradW(Function):
         self.cols = None   # not needed by backward
         # (N, C_out, Hout, Wout) -> (C_out, Hout, Wout, N) -> (G, C_out/G, Hout·Wout·N)
         gyg = movers.to_batch_last(gy).reshape(g, c_out // g, -1)
-        gW = xp.matmul(gyg, cols.transpose(0, 2, 1))   # (G, C_out/G, C/G·kH·kW)
+        gW = movers.matmul(gyg, cols.transpose(0, 2, 1))   # (G, C_out/G, C/G·kH·kW)
         # (G, C_out/G, C/G·kH·kW) -> (C_out, C/G, kH, kW)
         return gW.reshape(c_out, c // g, *self.kernel)
 

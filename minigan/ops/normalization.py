@@ -10,7 +10,7 @@ like any other: its backward, ``_double_backward``, is the second derivative.
 """
 import numpy as np
 
-from .. import cuda
+from .. import cuda, threads
 from ..autograd.function import Function
 from ..tensor import Tensor, ones, zeros
 from .reduce import mean, sum
@@ -102,22 +102,32 @@ class BatchNorm(Function):
         self.running_mean, self.running_var = running_mean, running_var   # arrays or None
 
     def forward(self, x, gamma, beta):
-        axes, shape = _batch_layout(x)
-        m = x.size // x.shape[1]
-        mu = x.mean(axis=axes)
-        centered = x - mu.reshape(shape)
-        var = (centered * centered).mean(axis=axes)   # two passes: no cancellation
+        n, c, s = x.shape[0], x.shape[1], _spatial(x)
+        m = n * s
+        xs = x.reshape(n, c, s)                           # (N, C, ...) -> (N, C, S)
+        mu, var = np.empty(c, x.dtype), np.empty(c, x.dtype)
+        x_hat, y = np.empty(xs.shape, x.dtype), np.empty(xs.shape, x.dtype)
+
+        def normalize(c0, c1):
+            # NOTE: a block of channels at a time, split across the cores: every pass
+            # below finds the block in cache
+            xb, hb, gb = xs[:, c0:c1], x_hat[:, c0:c1], gamma[c0:c1, None]
+            mu[c0:c1] = xb.sum(axis=(0, 2)) / m
+            np.subtract(xb, mu[c0:c1, None], out=hb)
+            var[c0:c1] = np.einsum("ncs,ncs->c", hb, hb) / m   # two passes: no cancellation
+            hb *= 1 / np.sqrt(var[c0:c1, None] + self.eps)
+            np.add(np.multiply(gb, hb, out=y[:, c0:c1]), beta[c0:c1, None], out=y[:, c0:c1])
+        threads.split_blocks(normalize, c, x.size, x.itemsize * m)
         # saved for backward: x̂ and s = 1/√(σ² + eps) are all it needs besides γ
-        self.inv_std = 1 / self.xp(x).sqrt(var + self.eps)
-        self.x_hat = centered
-        self.x_hat *= self.inv_std.reshape(shape)
+        self.inv_std = 1 / np.sqrt(var + self.eps)
+        self.x_hat = x_hat.reshape(x.shape)
         if self.running_mean is not None:
             self.running_mean *= 1 - self.momentum
             self.running_mean += self.momentum * mu
         if self.running_var is not None:
             self.running_var *= 1 - self.momentum
             self.running_var += self.momentum * var * (m / (m - 1))
-        return gamma.reshape(shape) * self.x_hat + beta.reshape(shape)
+        return y.reshape(x.shape)
 
     def forward_cuda(self, x, gamma, beta):
         n, c, s = x.shape[0], x.shape[1], _spatial(x)
@@ -151,13 +161,20 @@ class BatchNormGrad(Function):
         self.eps, self.x_hat, self.inv_std = eps, x_hat, inv_std
 
     def forward(self, x, gamma, gy):
-        axes, shape = _batch_layout(gy)
-        m = gy.size // gy.shape[1]
-        ggamma = (gy * self.x_hat).sum(axis=axes)
-        gbeta = gy.sum(axis=axes)
-        gx = (gamma * self.inv_std).reshape(shape) * (
-            gy - (self.x_hat * ggamma.reshape(shape) + gbeta.reshape(shape)) / m)
-        return gx, ggamma, gbeta
+        n, c, s = gy.shape[0], gy.shape[1], _spatial(gy)
+        m = n * s
+        gys, x_hat = gy.reshape(n, c, s), self.x_hat.reshape(n, c, s)   # (N, C, S)
+        ggamma, gbeta, gx = np.empty(c, gy.dtype), np.empty(c, gy.dtype), np.empty(gys.shape, gy.dtype)
+        k = gamma * self.inv_std                          # γ s
+
+        def grads(c0, c1):
+            # NOTE: a block of channels at a time, split across the cores, as the forward
+            gyb, hb, ch = gys[:, c0:c1], x_hat[:, c0:c1], slice(c0, c1)
+            ggamma[ch] = np.einsum("ncs,ncs->c", gyb, hb)
+            gbeta[ch] = gyb.sum(axis=(0, 2))
+            gx[:, ch] = k[ch, None] * (gyb - (hb * ggamma[ch, None] + gbeta[ch, None]) / m)
+        threads.split_blocks(grads, c, gy.size, gy.itemsize * m)
+        return gx.reshape(gy.shape), ggamma, gbeta
 
     def forward_cuda(self, x, gamma, gy):
         n, c, s = gy.shape[0], gy.shape[1], _spatial(gy)
