@@ -108,7 +108,7 @@ class Adam(Optimizer):
         adam_update_in_pieces(on_cpu)
 
 
-PIECE = 1 << 15   # elements: a piece of p, g, m, v and a work array stay in the L2 cache
+PIECE = 1 << 17   # elements: a piece of p, g, m, v and a work array stays in cache
 
 
 def adam_update_in_pieces(updates):

@@ -26,7 +26,7 @@ import numpy as np
 _threads = os.cpu_count() or 1
 SMALL = 1 << 17           # elements of work below which one thread does it
 SMALL_PRODUCT = 1 << 23   # multiply-adds of a product below which one thread does it
-CACHE = 1 << 17   # bytes of a block of work meant to stay in a core's L2 cache
+CACHE = 1 << 20   # bytes of a block of work meant to stay in cache (L2 or L3)
 
 
 def get_num_threads():
@@ -101,6 +101,9 @@ def split_blocks(work, n, size, item_bytes):
     """``split``, each thread then walking its range in blocks of about ``CACHE`` bytes
     (``item_bytes`` per index): work that makes several passes over a block finds it in
     cache after the first, so memory is read about once."""
+    if size < SMALL:   # it fits in cache whole
+        work(0, n)
+        return
     step = max(1, CACHE // max(1, item_bytes))
 
     def walk(a, b):

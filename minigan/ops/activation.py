@@ -53,14 +53,15 @@ class LeakyReLUGrad(Function):
         self.slope = slope
 
     def forward(self, x, gy):
-        # NOTE: the local slope looked up in a two-entry table by [x > 0]; NumPy's where with
-        # two scalars is about 3x slower on a 64×64×14×14 activation
-        table = np.asarray([self.slope, 1], dtype=gy.dtype)
-
-        def piece(gx, x, gy):
-            np.take(table, (x > 0).view(np.uint8), out=gx)
-            gx *= gy
-        return threads.map_pieces(piece, gy.dtype, x, gy)
+        slope = gy.dtype.type(self.slope)
+        if 0 <= self.slope <= 1:
+            # NOTE: the local slope is max([x > 0], slope), exact: three quick passes, where
+            # NumPy's where with two scalars is about 3x slower (and np.take 1.5x)
+            def piece(gx, x, gy):
+                np.maximum(np.greater(x, 0, out=gx), slope, out=gx)
+                gx *= gy
+            return threads.map_pieces(piece, gy.dtype, x, gy)
+        return gy * np.where(x > 0, gy.dtype.type(1), slope)
 
     def forward_cuda(self, x, gy):
         gx = cuda.empty_like(gy)
