@@ -38,3 +38,27 @@ def test_against_pytorch_the_ratio_lies_within_the_rounds_ratios():
     assert float(ours) > 0 and float(theirs) > 0
     assert low <= float(ratio) <= high
     assert all(float(mb) > 0 for mb in memory)
+
+
+def test_profile_accounts_for_the_whole_step():
+    """benchmarks/profile_step.py: a row per op type, and the kinds of work add up to the
+    profiled step's time."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "profile_step.py"),
+                             "--case", "dcgan28", "--batch", "4", "--steps", "2",
+                             "--warmup", "1"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    step_ms = float(next(line for line in lines if "per profiled step" in line)
+                    .split(": ")[1].split()[0])
+    ops = {line.split()[0]: line.split() for line in lines
+           if line.split()[:1] and line.split()[0] in ("Conv2d", "ConvTranspose2d", "BatchNorm")}
+    assert set(ops) == {"Conv2d", "ConvTranspose2d", "BatchNorm"}
+    assert all(float(row[2]) > 0 and float(row[3]) > 0 for row in ops.values())  # fwd, bwd
+    kinds = {}
+    for line in lines[next(i for i, l in enumerate(lines) if l.startswith("kind of work")) + 1:]:
+        name, ms, _share = line.rsplit(None, 2)
+        kinds[name] = float(ms)
+    assert set(kinds) == {"GEMM", "pixel movers", "other array work in ops", "optimizer",
+                          "Python outside ops"}
+    assert min(kinds["GEMM"], kinds["pixel movers"], kinds["optimizer"]) > 0
+    assert sum(kinds.values()) == pytest.approx(step_ms, rel=0.02)
