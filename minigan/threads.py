@@ -57,7 +57,7 @@ def _blas():
             paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
     except OSError:   # not Linux: leave BLAS as it is
         return None
-    for path in sorted(paths):
+    for path in sorted(paths, key=lambda p: "numpy" not in p):   # NumPy's own first
         try:
             lib = ctypes.CDLL(path)
         except OSError:

@@ -1,5 +1,6 @@
 """minigan.threads: the CPU work split across cores covers everything once, and gives the
 same bits on every run (and, for elementwise work, the same bits as one thread)."""
+import ctypes
 import threading
 
 import numpy as np
@@ -118,3 +119,24 @@ def test_pieces_of_views_land_in_place(two_threads):
     var = x4.var(axis=(0, 2, 3), keepdims=True)
     np.testing.assert_allclose(y.numpy(), (x4 - mu) / np.sqrt(var + 1e-5), rtol=1e-10,
                                atol=1e-10)
+
+
+def _openblas_threads():
+    """OpenBLAS's own thread count, read through its get_num_threads (None if not found)."""
+    with open("/proc/self/maps") as f:
+        paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()},
+                       key=lambda p: "numpy" not in p)
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                     "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                return getattr(lib, name)()
+    return None
+
+
+def test_openblas_runs_one_thread_per_call_once_minigan_splits_work(two_threads):
+    if threads._blas() is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this process can reach")
+    threads.split(lambda a, b: None, 4)
+    assert _openblas_threads() == 1
