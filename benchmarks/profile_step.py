@@ -13,11 +13,12 @@ steps, after --warmup):
   (elementwise, reductions, the Python inside ops), the optimizer step, and the rest
   of the step: Python outside the ops (modules, the engine's loop, Tensor wrappers).
 
-How: the profiler wraps ``Function.__call__``, every op's ``backward``,
-``minigan.threads.matmul``, the conv movers and the optimizer's ``step`` and ``zero_grad`` while it
-runs, and keeps exclusive times on a stack, so nothing is counted twice. The
-wrappers cost about a microsecond a call; the step time printed is the profiled
-one, and the unprofiled median is printed beside it for comparison.
+How: while it runs, the profiler wraps ``Function.__call__``, every op's
+``backward``, ``minigan.threads.matmul``, the conv movers and the optimizer's
+``step`` and ``zero_grad``, and keeps exclusive times on a stack, so nothing is
+counted twice. The wrappers cost about a microsecond a call; the step time printed
+is the profiled one, and the unprofiled median is printed beside it for comparison.
+CPU only: on a GPU, launches return before the work is done.
 """
 import argparse
 import os
@@ -98,9 +99,11 @@ class Profiler:
         return self
 
     def _patch_movers(self):
-        """Swap conv.NUMPY_MOVERS, which the conv forwards take as a default argument."""
+        """Swap conv.NUMPY_MOVERS, which the conv forwards take as a default argument: its
+        four pixel movers, and its product of each group (a GEMM)."""
         movers = conv.NUMPY_MOVERS
-        timed = conv.Movers(*(self.timed(f, None, "pixel movers") for f in movers))
+        timed = conv.Movers(*(self.timed(f, None, "GEMM" if name == "matmul" else "pixel movers")
+                              for name, f in zip(movers._fields, movers)))
         for cls in _subclasses(Function):
             forward = cls.__dict__.get("forward")
             defaults = getattr(forward, "__defaults__", None) or ()

@@ -111,12 +111,13 @@ class BatchNorm(Function):
         def normalize(c0, c1):
             # NOTE: a block of channels at a time, split across the cores: every pass
             # below finds the block in cache
-            xb, hb, gb = xs[:, c0:c1], x_hat[:, c0:c1], gamma[c0:c1, None]
+            xb, hb = xs[:, c0:c1], x_hat[:, c0:c1]
             mu[c0:c1] = xb.sum(axis=(0, 2)) / m
             np.subtract(xb, mu[c0:c1, None], out=hb)
             var[c0:c1] = np.einsum("ncs,ncs->c", hb, hb) / m   # two passes: no cancellation
             hb *= 1 / np.sqrt(var[c0:c1, None] + self.eps)
-            np.add(np.multiply(gb, hb, out=y[:, c0:c1]), beta[c0:c1, None], out=y[:, c0:c1])
+            yb = y[:, c0:c1]
+            np.add(np.multiply(gamma[c0:c1, None], hb, out=yb), beta[c0:c1, None], out=yb)
         threads.split_blocks(normalize, c, x.size, x.itemsize * m)
         # saved for backward: x̂ and s = 1/√(σ² + eps) are all it needs besides γ
         self.inv_std = 1 / np.sqrt(var + self.eps)
@@ -164,7 +165,8 @@ class BatchNormGrad(Function):
         n, c, s = gy.shape[0], gy.shape[1], _spatial(gy)
         m = n * s
         gys, x_hat = gy.reshape(n, c, s), self.x_hat.reshape(n, c, s)   # (N, C, S)
-        ggamma, gbeta, gx = np.empty(c, gy.dtype), np.empty(c, gy.dtype), np.empty(gys.shape, gy.dtype)
+        ggamma, gbeta = np.empty(c, gy.dtype), np.empty(c, gy.dtype)
+        gx = np.empty(gys.shape, gy.dtype)
         k = gamma * self.inv_std                          # γ s
 
         def grads(c0, c1):
