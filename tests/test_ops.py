@@ -333,6 +333,9 @@ def test_leaky_relu(device, x):
     check_op(F.leaky_relu, x, device=device, reference=lambda x: np.where(x > 0, x, 0.01 * x))
     check_op(lambda x: F.leaky_relu(x, 0.2), x, device=device,
              reference=lambda x: np.where(x > 0, x, 0.2 * x))
+    for slope in (-0.5, 1.5):   # outside [0, 1]: max(x, slope·x) no longer holds
+        check_op(lambda x: F.leaky_relu(x, slope), x, device=device,
+                 reference=lambda x: np.where(x > 0, x, slope * x))
 
 
 @given(float_arrays(SMALL, min_value=-4, max_value=4))
