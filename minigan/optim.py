@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from . import backend, cuda, threads
+from .autograd import profiler
 
 
 class Optimizer:
@@ -85,6 +86,7 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay))
 
+    @profiler.optimizer_step
     def step(self):
         on_cpu = []
         for group in self.param_groups:
@@ -194,6 +196,7 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
+    @profiler.optimizer_step
     def step(self):
         for group in self.param_groups:
             mu = group["momentum"]

@@ -12,6 +12,8 @@ when the budget left is shorter than its limit):
   penalties  CPU against GPU: a WGAN-GP critic step and an R1 step, losses and gradients
   train      train_dcgan.py --device cuda --dataset synthetic: 30 steps, --resume to 60, bit
              for bit a straight 60-step run; a second straight run, bit for bit the first
+  profile    examples/graph_picture.py --profile: the per-op table of one dcgan28 step,
+             timed by CUDA events (into profile.txt beside the log)
   race       benchmarks/gan_step.py on the GPU against PyTorch (the GAN and WGAN-GP steps):
              total, host and CUDA-event GPU time per step
 
@@ -44,7 +46,7 @@ SIZES = {
                race=["--case", "dcgan28", "wgan28", "--batch", "4", "--repeats", "2",
                      "--rounds", "1", "--warmup", "1"]),
 }
-LIMITS = dict(tests=170, step=70, penalties=45, train=120, race=120)   # seconds; sum 525
+LIMITS = dict(tests=170, step=70, penalties=45, train=120, profile=20, race=110)   # s; sum 535
 # The bound on max |GPU - CPU| / max |CPU| of each array, TF32 off, against the CPU in float64.
 # In float64 the two devices differ only in the order of their sums: a tight bound. float32
 # rounds every sum, and a D gradient within rounding of 0 can flip the sign of its first Adam
@@ -280,6 +282,21 @@ class Check:
                                  f"bit: {exact} ({len(straight)} arrays); two {full}-step runs "
                                  f"bit-identical: {twice}")
 
+    def profile(self, end):
+        batch = "4" if self.emulated else "64"
+        with tempfile.TemporaryDirectory(prefix="gpu_check_profile") as scratch:
+            rc, output = self.run(self.python(ROOT / "examples" / "graph_picture.py", "--device",
+                                              "cuda", "--profile", "--batch", batch,
+                                              "--out", scratch), self.until(end))
+        table = output[output.find("one dcgan28 training step"):]
+        (self.out / "profile.txt").write_text(table)
+        rows = [line.split() for line in table.splitlines()[2:5]]
+        total = next((line.split()[1] for line in table.splitlines() if line.startswith("total")),
+                     None)
+        ok = rc == 0 and total is not None and "CUDA events" in table
+        top = ", ".join(f"{r[0]} {r[-1]}" for r in rows if r)
+        return ok, f"one dcgan28 step, batch {batch}: {total} ms by CUDA events; top: {top}"
+
     def race(self, end):
         rc, output = self.run(self.python(ROOT / "benchmarks" / "gan_step.py", "--device", "cuda",
                                           *SIZES[self.emulated]["race"]), self.until(end))
@@ -355,7 +372,7 @@ def main():
         return 1
     bodies = dict(tests=check.tests, step=lambda end: check.in_child("step", end),
                   penalties=lambda end: check.in_child("penalties", end),
-                  train=check.train, race=check.race)
+                  train=check.train, profile=check.profile, race=check.race)
     for name in args.parts:
         check.part(name, LIMITS[name], bodies[name])
     check.table()

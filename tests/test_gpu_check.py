@@ -6,6 +6,7 @@ its resume, the benchmarks with CUDA-event timing, the log and the table.
 """
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,14 +25,17 @@ def gpu_check(out, *args):
 
 
 def test_the_gpu_check_runs_every_part_on_the_emulated_gpu(tmp_path):
-    result = gpu_check(tmp_path, "--parts", "step", "penalties", "train", "race")
+    result = gpu_check(tmp_path, "--parts", "step", "penalties", "train", "profile", "race")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = json.loads((tmp_path / "gpu_check.json").read_text())
     assert [(r["part"], r["result"]) for r in rows] == [
-        ("step", "ok"), ("penalties", "ok"), ("train", "ok"), ("race", "ok")]
+        ("step", "ok"), ("penalties", "ok"), ("train", "ok"), ("profile", "ok"), ("race", "ok")]
     details = {r["part"]: r["detail"] for r in rows}
     assert "bit-identical: True" in details["step"] and "bit for bit: True" in details["train"]
     assert "host" in details["race"] and "GPU" in details["race"]
+    assert re.search(r"ms by CUDA events; top: ([\w.]+ [\d.]+%(, )?){3}$", details["profile"]), \
+        details["profile"]
+    assert "CUDA events" in (tmp_path / "profile.txt").read_text()
     log = (tmp_path / "gpu_check.log").read_text()
     assert "train_dcgan.py" in log and "resuming from" in log
     table = result.stdout.splitlines()[-len(rows):]

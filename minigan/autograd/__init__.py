@@ -1,8 +1,11 @@
-"""Reverse-mode automatic differentiation: the engine, grad modes, anomaly detection, gradcheck."""
+"""Reverse-mode automatic differentiation: the engine, grad modes, anomaly detection, gradcheck,
+the graph as a picture (``to_dot``) and the per-op profiler (``profile``)."""
 from ..tensor import Tensor, ones_like
 from .anomaly import detect_anomaly, is_anomaly_enabled
 from .engine import run_backward
 from .function import Function
+from .profiler import profile
+from .graph import to_dot
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 
 

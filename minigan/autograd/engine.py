@@ -5,7 +5,7 @@
 (as ``torch.autograd.grad`` does).
 """
 from .. import ops
-from . import anomaly, grad_mode
+from . import anomaly, grad_mode, profiler
 
 
 def _topological_order(roots, wanted):
@@ -126,7 +126,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 # by one, so that the check of gxs below names fn and not, say, its Div.
                 anomaly._in_backward = anomaly._enabled
                 try:
-                    gxs = fn.backward(*gys)
+                    gxs = profiler.call(type(fn).__name__, "backward", fn.backward, *gys)
                 finally:
                     anomaly._in_backward = False
                 if not isinstance(gxs, tuple):

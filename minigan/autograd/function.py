@@ -5,7 +5,8 @@ out; an output may be None when nobody asked for it) and ``backward(*gys)``
 (Tensors in, one Tensor or None per input out; None for an output nobody used).
 A kernel-backed op also defines ``forward_cuda``, which launches our kernels;
 ``__call__`` picks it for GPU arrays (and hands it dense, C-ordered ones). That is
-the only place that asks.
+the only place that asks. (``__call__`` runs ``_run`` through the profiler, which times
+it while a ``minigan.autograd.profile`` is open.)
 ``backward`` is written with Tensor ops, so when the engine runs it with
 ``create_graph=True`` the gradient is itself recorded and can be
 differentiated again.
@@ -15,7 +16,7 @@ import weakref
 from .. import cuda
 from ..backend import get_array_module
 from ..tensor import Tensor, as_tensor
-from . import anomaly, grad_mode
+from . import anomaly, grad_mode, profiler
 
 
 def _no_output():
@@ -28,6 +29,9 @@ class Function:
     forward_cuda = None  # kernel-backed ops override it
 
     def __call__(self, *inputs):
+        return profiler.call(type(self).__name__, "forward", self._run, *inputs)
+
+    def _run(self, *inputs):
         like = next((x for x in inputs if isinstance(x, Tensor)), None)
         inputs = tuple(x if isinstance(x, Tensor) else as_tensor(x, like=like) for x in inputs)
         self._check_devices(inputs)

@@ -128,6 +128,7 @@ class BatchNorm(Function):
         if self.running_var is not None:
             self.running_var *= 1 - self.momentum
             self.running_var += self.momentum * var * (m / (m - 1))
+        self.running_mean = self.running_var = None   # updated; backward does not need them
         return y.reshape(x.shape)
 
     def forward_cuda(self, x, gamma, beta):
@@ -142,6 +143,7 @@ class BatchNorm(Function):
         cuda.launch("batch_norm", "batch_norm_forward_normalize", x.dtype,
                     cuda.blocks_for(x.size), x, mu, self.inv_std, gamma, beta, self.x_hat, y,
                     np.int64(c), np.int64(s), np.int64(x.size))
+        self.running_mean = self.running_var = None   # updated; backward does not need them
         return y
 
     def backward(self, gy):

@@ -277,20 +277,41 @@ def get_array_module(*arrays):
 
 
 class Event:
-    """cupy.cuda.Event timed by the host clock: on the double every launch is synchronous."""
+    """cupy.cuda.Event timed by the host clock: on the double every launch is synchronous.
+
+    As on a GPU, an event's time can be read only once the host has waited for it (its
+    ``synchronize``, or that of an event recorded after it, or the device's): reading it
+    earlier raises, as ``cudaEventElapsedTime`` fails with cudaErrorNotReady.
+    """
+    recorded = 0          # events recorded so far, in stream order
+    synchronized = 0      # the host has waited for the first `synchronized` of them
 
     def __init__(self, *args, **kwargs):
-        self.time = None
+        self.time, self.order = None, None
 
     def record(self, stream=None):
-        self.time = time.perf_counter()
+        Event.recorded += 1
+        self.time, self.order = time.perf_counter(), Event.recorded
 
     def synchronize(self):
-        pass
+        if self.order is not None:
+            Event.synchronized = max(Event.synchronized, self.order)
+
+    @property
+    def done(self):
+        return self.order is not None and self.order <= Event.synchronized
 
 
 def get_elapsed_time(start, end):
+    for event in (start, end):
+        if not event.done:
+            raise RuntimeError("cudaErrorNotReady: an event was read before the host waited for "
+                               "it (synchronize the later event first)")
     return (end.time - start.time) * 1e3   # milliseconds, as CuPy
+
+
+def _synchronize_device():
+    Event.synchronized = Event.recorded
 
 
 class Device:
@@ -299,13 +320,13 @@ class Device:
         self.compute_capability = "90"
 
     def synchronize(self):
-        pass
+        _synchronize_device()
 
 
 module.asarray, module.array, module.asnumpy = asarray, array, asnumpy
 module.ascontiguousarray, module.get_array_module = ascontiguousarray, get_array_module
 module.cuda = types.SimpleNamespace(
-    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=lambda: None,
+    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=_synchronize_device,
                                   getDeviceProperties=lambda i: {"name": b"CuPy double"}),
     Event=Event, get_elapsed_time=get_elapsed_time, Device=Device)
 _linalg = types.SimpleNamespace(COMPUTE_TYPE_DEFAULT=0, COMPUTE_TYPE_TF32=1,
