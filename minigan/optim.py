@@ -142,8 +142,9 @@ def adam_update_in_pieces(updates):
 def adam_update(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay, tmp=None):
     """One Adam step on arrays, in place (the NumPy reference of the fused CUDA kernel).
 
-    Every line writes into an existing array: no temporaries of the parameter's
-    size are allocated, which is most of the cost on the CPU.
+    Every line writes into an existing array (``tmp``, given or made once, then m, v
+    and p): new arrays of the parameter's size, most of the cost on the CPU, are made
+    only for weight decay's g + weight_decay · p.
     """
     xp = backend.get_array_module(p)
     # NOTE: a transposed (Fortran-ordered) gradient makes every pass below 3× slower.
@@ -176,7 +177,7 @@ def adam_update_cuda(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay):
     """The same step as ``adam_update`` in one fused kernel (kernels/adam.cu)."""
     t = p.dtype.type
     cuda.launch("adam", "adam_update", p.dtype, cuda.blocks_for(p.size), p, cuda.dense(g), m, v,
-                t(lr / (1 - beta1 ** step)), t(beta1), t(beta2), t(eps),
+                t(lr / (1 - beta1 ** step)), t(1 - beta1), t(beta2), t(1 - beta2), t(eps),
                 t(math.sqrt(1 - beta2 ** step)), t(weight_decay), np.int64(p.size))
 
 
