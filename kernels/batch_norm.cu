@@ -1,4 +1,5 @@
-// Batch normalization over every axis but the channels. NumPy reference: minigan/ops/norm.py.
+// Batch normalization over every axis but the channels.
+// NumPy reference: minigan/ops/normalization.py (BatchNorm, BatchNormGrad).
 // x is viewed as (N, C, S) with S the product of the spatial sizes (1 for (N, C) input);
 // m = N * S values per channel.
 //   mean = sum(x) / m,  var = sum((x - mean)^2) / m          (two passes: no cancellation)

@@ -166,17 +166,20 @@ class BatchNormGrad(Function):
     def forward(self, x, gamma, gy):
         n, c, s = gy.shape[0], gy.shape[1], _spatial(gy)
         m = n * s
-        gys, x_hat = gy.reshape(n, c, s), self.x_hat.reshape(n, c, s)   # (N, C, S)
+        gy_all, x_hat_all = gy.reshape(n, c, s), self.x_hat.reshape(n, c, s)   # (N, C, S)
         ggamma, gbeta = np.empty(c, gy.dtype), np.empty(c, gy.dtype)
-        gx = np.empty(gys.shape, gy.dtype)
-        k = gamma * self.inv_std                          # γ s
+        gx = np.empty(gy_all.shape, gy.dtype)
+        inv_std = self.inv_std
 
         def grads(c0, c1):
             # NOTE: a block of channels at a time, split across the cores, as the forward
-            gyb, hb, ch = gys[:, c0:c1], x_hat[:, c0:c1], slice(c0, c1)
-            ggamma[ch] = np.einsum("ncs,ncs->c", gyb, hb)
-            gbeta[ch] = gyb.sum(axis=(0, 2))
-            gx[:, ch] = k[ch, None] * (gyb - (hb * ggamma[ch, None] + gbeta[ch, None]) / m)
+            gy, x_hat = gy_all[:, c0:c1], x_hat_all[:, c0:c1]   # this block: (N, c1 - c0, S)
+            ch, c = slice(c0, c1), (slice(c0, c1), None)        # c: per channel, (c1 - c0, 1)
+            # ---- gγ, gβ ----
+            ggamma[ch] = np.einsum("ncs,ncs->c", gy, x_hat)
+            gbeta[ch] = gy.sum(axis=(0, 2))
+            # ---- gx ----
+            gx[:, ch] = gamma[c] * inv_std[c] * (gy - (x_hat * ggamma[c] + gbeta[c]) / m)
         threads.split_blocks(grads, c, gy.size, gy.itemsize * m)
         return gx.reshape(gy.shape), ggamma, gbeta
 
