@@ -39,11 +39,17 @@ def parse_args(argv=None):
     return args
 
 
-def discriminator_loss(G, D, batch, device):
-    """loss_D of one D step (real images labelled 1, G's samples, detached, labelled 0),
-    and its inputs by name."""
+def batch_and_samples(G, batch, device):
+    """A batch of real images (uniform noise in [-1, 1] will do for a picture) and G's samples."""
     real = minigan.rand(batch, 1, 28, 28, device=device) * 2 - 1
-    fake = G(minigan.randn(batch, 100, device=device)).detach()
+    return real, G(minigan.randn(batch, 100, device=device))
+
+
+def discriminator_loss(D, real, fake):
+    """loss_D: real images labelled 1, G's samples labelled 0, and its inputs by name. The
+    samples are detached: D's step does not reach G."""
+    fake = fake.detach()
+    batch, device = real.shape[0], real.device
     ones, zeros = minigan.ones(batch, 1, device=device), minigan.zeros(batch, 1, device=device)
     loss = (F.binary_cross_entropy_with_logits(D(real), ones)
             + F.binary_cross_entropy_with_logits(D(fake), zeros))
@@ -52,7 +58,7 @@ def discriminator_loss(G, D, batch, device):
 
 def named_d_step(G, D, batch, device):
     """loss_D, and the names to_dot gives its leaves: the inputs and D's parameters."""
-    loss, inputs = discriminator_loss(G, D, batch, device)
+    loss, inputs = discriminator_loss(D, *batch_and_samples(G, batch, device))
     return loss, {**inputs, **{f"D.{n}": p for n, p in D.named_parameters()}, "loss_D": loss}
 
 
@@ -72,12 +78,13 @@ def write_picture(loss, names, out, name):
 
 
 def training_step(G, D, opt_G, opt_D, batch, device):
-    """One DCGAN step: D on real and fake, then G against D."""
+    """One DCGAN step, as train_dcgan.py takes it: D on real and on G's samples, then G
+    against D on the same samples."""
+    real, fake = batch_and_samples(G, batch, device)
     opt_D.zero_grad()
-    discriminator_loss(G, D, batch, device)[0].backward()
+    discriminator_loss(D, real, fake)[0].backward()
     opt_D.step()
     opt_G.zero_grad()
-    fake = G(minigan.randn(batch, 100, device=device))
     F.binary_cross_entropy_with_logits(D(fake), minigan.ones(batch, 1, device=device)).backward()
     opt_G.step()
 
@@ -92,7 +99,8 @@ def main(argv=None):
     if args.profile:
         opt_G = minigan.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
         opt_D = minigan.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
-        training_step(G, D, opt_G, opt_D, args.batch, device)   # warm-up: caches, kernels
+        for _ in range(2):   # warm-up: caches, memory, kernels
+            training_step(G, D, opt_G, opt_D, args.batch, device)
         with minigan.autograd.profile() as prof:
             training_step(G, D, opt_G, opt_D, args.batch, device)
         print(f"\none dcgan28 training step, batch {args.batch}, ngf {args.ngf}, "

@@ -145,14 +145,19 @@ def test_kernel_paths_pass_gradcheck_and_gradgradcheck(gpu):
 
 
 def test_kernels_are_deterministic(gpu):
-    x = rng.standard_normal((8, 4, 3, 3)).astype(np.float32)
+    """Two runs, the same bytes: the per-channel sums and col2im gather in a fixed order."""
+    x = rng.standard_normal((8, 4, 6, 6)).astype(np.float32)
+    W1 = rng.standard_normal((5, 4, 3, 3)).astype(np.float32)      # conv2d: 4 -> 5 channels
+    W2 = rng.standard_normal((5, 4, 4, 4)).astype(np.float32)      # conv_transpose2d: 5 -> 4
     outs = []
     for _ in range(2):
-        x_t = minigan.tensor(x, device=gpu, requires_grad=True)
-        y = F.leaky_relu(F.batch_norm(x_t, None, None, training=True), 0.2)
+        x_t, W1_t, W2_t = (minigan.tensor(a, device=gpu, requires_grad=True) for a in (x, W1, W2))
+        h = F.conv_transpose2d(F.conv2d(x_t, W1_t, stride=2, padding=1), W2_t, stride=2,
+                               padding=1)                           # (8, 4, 6, 6) again
+        y = F.leaky_relu(F.batch_norm(h, None, None, training=True), 0.2)
         loss = F.binary_cross_entropy_with_logits(y, minigan.zeros_like(y))
         loss.backward()
-        outs.append((loss.cpu().numpy().tobytes(), x_t.grad.cpu().numpy().tobytes()))
+        outs.append([t.cpu().numpy().tobytes() for t in (loss, x_t.grad, W1_t.grad, W2_t.grad)])
     assert outs[0] == outs[1]
 
 

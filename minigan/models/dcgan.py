@@ -1,7 +1,7 @@
 """DCGAN (Radford et al., 2015) for 28×28×1 (``dcgan28``) and 64×64×3 (``dcgan64``).
 
-Layer for layer as PyTorch's DCGAN example (no biases; BatchNorm everywhere
-but the generator's output and the discriminator's input layer):
+Layer for layer as PyTorch's DCGAN example (no biases; BatchNorm after every conv
+but the generator's output layer and the discriminator's input and output layers):
 
 dcgan28  G: ConvT(nz→4ngf, k7 s1 p0) BN ReLU → ConvT(4ngf→2ngf, k4 s2 p1) BN ReLU
             → ConvT(2ngf→nc, k4 s2 p1) Tanh                      (ngf = 64: 256, 128)
