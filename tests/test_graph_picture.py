@@ -87,6 +87,13 @@ def test_after_backward_the_ops_show_released():
     assert "(released: its backward ran)" in nodes[by_label(nodes, "Sum")]
 
 
+def test_anything_but_tensors_is_refused_in_one_line():
+    with pytest.raises(TypeError, match=r"to_dot: expected one or more Tensors, got \(ndarray\)"):
+        to_dot(np.ones(2))
+    with pytest.raises(TypeError, match="to_dot: expected one or more Tensors"):
+        to_dot()
+
+
 def test_a_root_without_a_graph_is_drawn_alone():
     nodes, edges = parse(to_dot(minigan.ones(2)))
     assert len(nodes) == 2 and len(edges) == 1

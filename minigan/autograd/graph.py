@@ -74,6 +74,9 @@ def to_dot(*roots, params=None, show_saved=True):
     other leaves show their shape only. The same
     graph gives the same text: nodes are numbered in the order the walk meets them.
     """
+    if not roots or not all(isinstance(t, Tensor) for t in roots):
+        raise TypeError(f"to_dot: expected one or more Tensors, got "
+                        f"({', '.join(type(t).__name__ for t in roots)})")
     names = {id(t): name for name, t in dict(params or {}).items()}
     ops, leaves = _walk(roots)
     node = {id(obj): f"n{i}" for i, obj in enumerate(leaves + ops)}
