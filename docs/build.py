@@ -143,9 +143,14 @@ def text_lines(lines, first, last, path, name, start, stop):
     return begin, end
 
 
+def _words(spec):
+    """``spec`` split as a shell would, with ".." apart: [path, name, "from", "..", "to"]."""
+    return shlex.split(spec.replace('"..', '" .. '))
+
+
 def quote(spec):
     """The code that ``spec`` ("path Name#block" and the other forms above) names, dedented."""
-    words = shlex.split(spec.replace('"..', '" .. '))
+    words = _words(spec)
     if len(words) < 2:
         raise QuoteError(f"quote {spec!r}: expected a path and a name")
     rel, name, rest = words[0], words[1], words[2:]
@@ -171,7 +176,7 @@ def quote(spec):
 
 def render(spec):
     """What goes between a page's quote lines: a link to the file, then the code."""
-    rel, name = shlex.split(spec.replace('"..', '" .. '))[:2]
+    rel, name = _words(spec)[:2]
     where = f"[`{rel}`](../{rel})" + ("" if name == "(header)" else f", `{name}`")
     fence = LANGUAGE.get(Path(rel).suffix, "")
     return f"{where}\n\n```{fence}\n{quote(spec)}\n```\n"

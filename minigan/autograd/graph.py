@@ -14,9 +14,6 @@ import numpy as np
 from .. import backend
 from ..tensor import Tensor
 
-_NOT_SAVED = {"inputs", "outputs", "needs_input_grad", "input_shapes", "created_at"}
-
-
 _LEAF = 'shape=ellipse, style=filled, fillcolor="#cfe3ff"'
 _CONSTANT = 'shape=ellipse, style=filled, fillcolor="#eeeeee", fontcolor="#666666"'
 _OP = 'shape=box, style="rounded,filled", fillcolor="#fff2cc"'
@@ -24,7 +21,7 @@ _ROOT = "shape=ellipse, penwidth=2"
 
 
 def _shape(t):
-    return "(" + ", ".join(map(str, t.shape)) + ")" if t.ndim != 1 else f"({t.shape[0]},)"
+    return str(tuple(t.shape))   # "(2, 3)", "(3,)", "()"
 
 
 def _quoted(text):
@@ -33,12 +30,11 @@ def _quoted(text):
 
 
 def saved_arrays(fn):
-    """(name, array) for every array or Tensor the op holds besides its inputs and outputs:
-    what its backward reads (x̂ and 1/σ for BatchNorm, the column matrix for a conv...)."""
+    """(name, array) for every array or Tensor the op holds in an attribute of its own:
+    what its backward reads (x̂ and 1/σ for BatchNorm, the column matrix for a conv...).
+    The inputs and outputs are tuples, so they are not listed."""
     saved = []
     for name, value in vars(fn).items():
-        if name in _NOT_SAVED:
-            continue
         if isinstance(value, Tensor):
             value = value.data
         if isinstance(value, np.ndarray) or (backend.cupy is not None
