@@ -34,6 +34,7 @@ events recorded around it; a host time near the total says the step is bound by 
     python benchmarks/gan_step.py --case dcgan28 wgan28 mlp-gan
     python benchmarks/gan_step.py --case dcgan64 wgan64 --device cuda --batch 128
     python benchmarks/gan_step.py --case dcgan28 --only minigan --threads 1   # profiling
+    python benchmarks/gan_step.py --case dcgan28 mlp-gan dcgan64 --device cuda --graph
 
 On a shared machine quote the ratio, not the times.
 """
@@ -64,9 +65,10 @@ SETTLE_S = 0.3
 
 # ---- the worker: one library's step, in a process of its own ----
 
-def worker(library, case, batch, device, warmup, threads):
-    """Build the step and warm up, say so; then time the steps asked for on stdin, one reply
-    (a JSON line) per request, until stdin closes."""
+def worker(library, case, batch, device, warmup, threads, graph=False):
+    """Build the step and warm up, say so (with the kernel launches of one step, on a GPU);
+    then time the steps asked for on stdin, one reply (a JSON line) per request, until stdin
+    closes."""
     channel = reply_channel()
     # NOTE: NumPy's BLAS and PyTorch read their thread count once, when they load
     os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
@@ -74,10 +76,11 @@ def worker(library, case, batch, device, warmup, threads):
         return send(channel, {"absent": True})
     steps = importlib.import_module(f"{library}_steps")   # minigan_steps or torch_steps
     steps.setup(threads)
-    step, sync, events = steps.build(case, batch, device)
+    step, sync, events = steps.build(case, batch, device, graph) if graph else \
+        steps.build(case, batch, device)
     built_mb = peak_rss_mb()
     timed(step, sync, events, warmup)
-    send(channel, {"built_mb": built_mb})
+    send(channel, {"built_mb": built_mb, "launches": steps.launches(step, device)})
     for request in sys.stdin:
         send(channel, {"ms": timed(step, sync, events, int(request)), "peak_mb": peak_rss_mb()})
 
@@ -145,6 +148,7 @@ class Worker:
         command = launcher() + [os.path.join(HERE, "gan_step.py"), "--worker", library,
                                 "--case", case, "--batch", str(batch), "--device", args.device,
                                 "--warmup", str(args.warmup), "--threads", str(args.threads)]
+        command += ["--graph"] if args.graph else []
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True)
         self.ready = self.receive()
@@ -229,6 +233,14 @@ def row(case, batch, workers, args):
     return line.rstrip()
 
 
+def launch_line(workers):
+    """The kernel launches of one step: ours for minigan (a graph's own launch not counted),
+    every kernel and graph launch for PyTorch (its profiler)."""
+    counts = {lib: w.ready.get("launches") for lib, w in workers.items()}
+    return ("  launches per step: " + ", ".join(f"{lib} {n}" for lib, n in counts.items()) +
+            " (minigan: its own kernels; GEMMs not counted)")
+
+
 def header(args):
     gpu = GPU_COLUMNS if args.device == "cuda" else ""
     line = (f"{'case':<8} {'batch':>5} {'minigan ms':>11}{gpu} {'PyTorch ms':>11}{gpu} "
@@ -275,10 +287,15 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=os.cpu_count(),
                    help="CPU threads of each library (default: every core)")
     p.add_argument("--only", choices=LIBRARIES, help="time one library (profiling)")
+    p.add_argument("--graph", action="store_true", help="on a GPU, each library's GAN step as "
+                   "a CUDA graph, captured once and replayed (minigan.cuda.CapturedStep, "
+                   "torch.cuda.graphs)")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="leave out the memory columns (always left out on a GPU)")
     p.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.graph and args.device != "cuda":
+        p.error("--graph needs --device cuda")
     args.memory = args.memory and args.device == "cpu"   # a GPU step's memory is not the RSS
     return args
 
@@ -287,16 +304,21 @@ def main():
     args = parse_args()
     if args.worker:
         return worker(args.worker, args.case[0], args.batch, args.device, args.warmup,
-                      args.threads)
+                      args.threads, args.graph)
     print(f"device: {args.device} ({device_name(args.device)}); threads per library: "
           f"{args.threads}; each library in a process of its own, median of {args.rounds}x"
           f"{args.repeats} steps after {args.warmup} warm-up, rounds alternating which goes "
-          f"first, ratio: the median of the rounds'; load average {os.getloadavg()[0]:.1f}")
+          f"first, ratio: the median of the rounds'; "
+          f"{'CUDA graphs (captured, replayed); ' if args.graph else ''}"
+          f"load average {os.getloadavg()[0]:.1f}")
     print(header(args))
     per_case = dict(item.split("=") for item in args.batch_for)
     for case in args.case:
         batch = int(per_case.get(case, 0)) or args.batch or CASES[case]
-        print(row(case, batch, run_case(case, batch, args), args), flush=True)
+        workers = run_case(case, batch, args)
+        print(row(case, batch, workers, args), flush=True)
+        if args.device == "cuda":
+            print(launch_line(workers), flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 

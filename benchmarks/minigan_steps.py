@@ -21,10 +21,13 @@ def setup(threads):
     minigan.set_num_threads(threads)
 
 
-def build(case, batch, device):
-    """(step, sync, events) of one case."""
+def build(case, batch, device, graph=False):
+    """(step, sync, events) of one case; with ``graph`` the GAN step is captured once as a
+    CUDA graph and replayed (minigan.cuda.CapturedStep)."""
+    if graph and case.startswith("wgan"):
+        raise ValueError("--graph: the GAN cases only")
     make = wgan_step if case.startswith("wgan") else gan_step
-    step = make(case, batch, device)
+    step = make(case, batch, device, graph) if graph else make(case, batch, device)
 
     def sync():
         if device == "cuda":
@@ -48,7 +51,7 @@ def gan_models(case):
     return models.DCGANGenerator(image_size=64), models.DCGANDiscriminator(image_size=64), (3, 64, 64)
 
 
-def gan_step(case, batch, device):
+def gan_step(case, batch, device, graph=False):
     minigan.manual_seed(0)
     G, D, shape = gan_models(case)
     G.to(device), D.to(device)
@@ -59,8 +62,11 @@ def gan_step(case, batch, device):
     zeros = minigan.zeros(batch, 1, device=device)
     nz = 100
 
-    def step():
-        z = minigan.randn(batch, nz, device=device)
+    def noise():
+        return [minigan.randn(batch, nz, device=device)]
+
+    def step(z=None):
+        z = noise()[0] if z is None else z
         if case != "mlp-gan":
             z = z.reshape(batch, nz, 1, 1)
         fake = G(z)
@@ -73,8 +79,17 @@ def gan_step(case, batch, device):
         opt_G.zero_grad()
         loss_G.backward()
         opt_G.step()
-        return loss_D, loss_G
-    return step
+        return {"loss_D": loss_D, "loss_G": loss_G}
+    return minigan.cuda.CapturedStep(step, noise) if graph else step
+
+
+def launches(step, device):
+    """Our kernel launches in one step (the graph launch of a captured step not counted)."""
+    if device != "cuda":
+        return None
+    before = minigan.cuda.launches
+    step()
+    return minigan.cuda.launches - before
 
 
 def image_shape(case):

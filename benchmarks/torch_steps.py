@@ -18,10 +18,13 @@ def setup(threads):
     torch.backends.cudnn.allow_tf32 = False
 
 
-def build(case, batch, device):
-    """(step, sync, events) of one case."""
+def build(case, batch, device, graph=False):
+    """(step, sync, events) of one case; with ``graph`` the GAN step is a CUDA graph
+    (torch.cuda.graphs: Adam(capturable=True), static noise, warmed up on a side stream)."""
+    if graph and case.startswith("wgan"):
+        raise ValueError("--graph: the GAN cases only")
     make = wgan_step if case.startswith("wgan") else gan_step
-    step = make(case, batch, device)
+    step = make(case, batch, device, graph) if graph else make(case, batch, device)
 
     def sync():
         if device == "cuda":
@@ -71,19 +74,19 @@ def gan_models(case):
     return G, D, (3, 64, 64)
 
 
-def gan_step(case, batch, device):
+def gan_step(case, batch, device, graph=False):
     torch.manual_seed(0)
     G, D, shape = gan_models(case)
     G.to(device), D.to(device)
-    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
-    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_G = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999), capturable=graph)
+    opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999), capturable=graph)
     real = torch.rand(batch, *shape, device=device) * 2 - 1
     ones = torch.ones(batch, 1, device=device)
     zeros = torch.zeros(batch, 1, device=device)
     bce = tnn.functional.binary_cross_entropy_with_logits
 
-    def step():
-        z = torch.randn(batch, 100, device=device)
+    def step(z=None):
+        z = torch.randn(batch, 100, device=device) if z is None else z
         if case != "mlp-gan":
             z = z.reshape(batch, 100, 1, 1)
         fake = G(z)
@@ -96,7 +99,41 @@ def gan_step(case, batch, device):
         loss_G.backward()
         opt_G.step()
         return loss_D, loss_G
-    return step
+    return captured(step, batch, device) if graph else step
+
+
+def captured(step, batch, device):
+    """``step`` as a CUDA graph, as torch.cuda.graphs documents it: warm up on a side
+    stream, capture once with the noise in a static tensor, then a step is a fresh noise
+    copied in and one replay."""
+    z = torch.randn(batch, 100, device=device)
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            step(z)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        losses = step(z)
+
+    def replay():
+        z.copy_(torch.randn(batch, 100, device=device))
+        graph.replay()
+        return losses
+    return replay
+
+
+def launches(step, device):
+    """Kernel launches of one step (a graph replay counts as one), by the CUDA profiler."""
+    if device != "cuda":
+        return None
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+        torch.cuda.synchronize()
+    names = ("cudaLaunchKernel", "cudaLaunchKernelExC", "cuLaunchKernel", "cudaGraphLaunch")
+    return sum(e.count for e in prof.key_averages() if e.key in names)
 
 
 def image_shape(case):

@@ -48,6 +48,9 @@ class DCGAN(TrainingScript):
           "(default 0)")
         a("--r1-every", type=int, help="apply R1 every N steps, scaled by N (lazy "
           "regularization; default 16)")
+        a("--cuda-graph", action="store_true", help="on a GPU, capture the training step once "
+          "as a CUDA graph and replay it: one launch a step (off by default until it has run "
+          "on a real GPU; R1's steps stay eager)")
 
     def check(self, args):
         if not 0 <= args.label_smoothing < 1:
@@ -76,22 +79,25 @@ class DCGAN(TrainingScript):
         fake_target = minigan.zeros(n, 1, device=device)
         ones = minigan.ones(n, 1, device=device)
 
-        def step(i):
+        def inputs():
+            """A step's fresh inputs: k real batches, then k noise batches."""
+            xs = [next(batches) for _ in range(args.d_steps)]
+            return xs + [minigan.randn(n, args.nz, device=device) for _ in range(args.d_steps)]
+
+        def body(*tensors, penalize=False):
+            xs, zs = tensors[:args.d_steps], tensors[args.d_steps:]
             r1 = None
-            for k in range(args.d_steps):
-                x = next(batches)
-                z = minigan.randn(n, args.nz, device=device)
+            for k, (x, z) in enumerate(zip(xs, zs)):
                 # The last fake batch keeps its graph: the G step below reuses it.
                 with minigan.set_grad_enabled(k == args.d_steps - 1):
                     fake = G(z)
-                penalize = args.r1_gamma > 0 and i % args.r1_every == 0 and k == 0
-                if penalize:
+                if penalize and k == 0:
                     x.requires_grad_()     # R1 differentiates D(x) with respect to x
                 d_real, d_fake = D(x), D(fake.detach())
                 loss_D = (F.binary_cross_entropy_with_logits(d_real, real_target)
                           + F.binary_cross_entropy_with_logits(d_fake, fake_target))
                 total_D = loss_D
-                if penalize:
+                if penalize and k == 0:
                     # NOTE: D's BatchNorm mixes the batch: ∇ₓ Σ D(x) is not purely per sample.
                     r1 = args.r1_gamma / 2 * squared_gradient_norms(d_real, x).mean()
                     # NOTE: lazy R1 (StyleGAN2): every N steps at N times the weight.
@@ -104,13 +110,24 @@ class DCGAN(TrainingScript):
             opt_G.zero_grad()
             loss_G.backward()
             opt_G.step()
+            # NOTE: 0-d tensors, left on the device: the loop reads them every --log-every steps
             with minigan.no_grad():
-                values = {"loss_D": loss_D.item(), "loss_G": loss_G.item(),
-                          "D(x)": F.sigmoid(d_real).mean().item(),
-                          "D(G(z))": F.sigmoid(d_fake).mean().item()}
+                values = {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(),
+                          "D(x)": F.sigmoid(d_real).mean(), "D(G(z))": F.sigmoid(d_fake).mean()}
             if args.r1_gamma > 0:
-                values["r1"] = None if r1 is None else r1.item()
+                values["r1"] = None if r1 is None else r1.detach()
             return values
+
+        # --cuda-graph: the step captured once, then replayed (R1's steps run eagerly)
+        if args.cuda_graph and device != "cuda":
+            raise UsageError("--cuda-graph needs a GPU (the device here is the CPU)")
+        captured = minigan.cuda.CapturedStep(body, inputs) if args.cuda_graph else None
+
+        def step(i):
+            penalize = args.r1_gamma > 0 and i % args.r1_every == 0
+            if captured is not None and not penalize:
+                return captured()
+            return body(*inputs(), penalize=penalize)
 
         return step
 

@@ -69,10 +69,9 @@ class GAN(TrainingScript):
             opt_G.zero_grad()
             loss_G.backward()
             opt_G.step()
-            with minigan.no_grad():
-                return {"loss_D": loss_D.item(), "loss_G": loss_G.item(),
-                        "D(x)": F.sigmoid(d_real).mean().item(),
-                        "D(G(z))": F.sigmoid(d_fake).mean().item()}
+            with minigan.no_grad():   # 0-d tensors: the loop reads them every --log-every steps
+                return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(),
+                        "D(x)": F.sigmoid(d_real).mean(), "D(G(z))": F.sigmoid(d_fake).mean()}
 
         return step
 

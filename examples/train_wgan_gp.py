@@ -93,8 +93,9 @@ class WGANGP(TrainingScript):
             loss_G.backward()
             opt_G.step()
             D.requires_grad_(True)
-            return {"loss_D": loss_D.item(), "loss_G": loss_G.item(),
-                    "W": (d_real - d_fake).item(), "gp": gp.item()}
+            with minigan.no_grad():   # 0-d tensors: the loop reads them every --log-every steps
+                return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(),
+                        "W": d_real - d_fake, "gp": gp.detach()}
 
         return step
 

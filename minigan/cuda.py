@@ -22,6 +22,7 @@ import numpy as np
 from . import backend
 
 _CTYPE = {np.dtype("float32"): "float", np.dtype("float64"): "double"}
+FLOAT_TYPES = tuple(_CTYPE)   # the dtypes every kernel has an instance for
 
 THREADS = 256          # threads per block for every launch
 MAX_BLOCKS = 65535     # grid-stride loops cover the rest
@@ -98,6 +99,31 @@ def kernels(file):
     return names
 
 
+# The C types a kernel's parameters may have; T is the kernel's own dtype.
+_PARAMETER_TYPES = {"float": np.dtype("float32"), "double": np.dtype("float64"),
+                    "int": np.dtype("int32"), "long long": np.dtype("int64"),
+                    "unsigned long long": np.dtype("uint64"), "unsigned char": np.dtype("uint8")}
+
+
+@functools.lru_cache(maxsize=None)
+def parameters(file, name):
+    """Kernel ``name``'s parameters, read from its .cu file: ``(name, C type, is_pointer)``
+    each, the C type without const and __restrict__ (``T`` for the element type)."""
+    text = source(file)
+    head = re.search(r"__global__\s+void\s+" + name + r"\s*\(([^)]*)\)", text)
+    found = []
+    for parameter in head.group(1).split(","):
+        words = parameter.replace("*", " * ").split()
+        words = [w for w in words if w not in ("const", "__restrict__")]
+        pointer = "*" in words
+        ctype = " ".join(w for w in words[:-1] if w != "*")
+        if ctype != "T" and ctype not in _PARAMETER_TYPES:
+            raise ValueError(f"kernels/{file}.cu: kernel {name}'s parameter {parameter.strip()!r} "
+                             f"has a type minigan.cuda cannot check")
+        found.append((words[-1], ctype, pointer))
+    return tuple(found)
+
+
 OPTIONS = ("-std=c++17",)
 
 
@@ -153,13 +179,34 @@ def dense(array):
     return backend.get_array_module(array).ascontiguousarray(array)
 
 
+kept = None   # while minigan.graphs captures a step: every array made for it, kept alive
+
+
 def empty(shape, dtype):
     """A new array for a kernel to write (NaN-filled while the tests poison outputs)."""
-    return runtime.empty(shape, dtype)
+    out = runtime.empty(shape, dtype)
+    if kept is not None:   # NOTE: a captured graph writes here on every replay: never freed
+        kept.append(out)
+    return out
 
 
 def empty_like(array):
-    return runtime.empty(array.shape, array.dtype)
+    return empty(array.shape, array.dtype)
+
+
+def copy(out, array):
+    """out[...] = array, both dense device arrays of one shape and dtype: one launch."""
+    launch("arith", "copy", out.dtype, blocks_for(out.size), out, dense(array),
+           np.int64(out.size))
+    return out
+
+
+def full(shape, value, dtype):
+    """A new device array of ``value``: one launch of our fill kernel (kernels/arith.cu)."""
+    out = empty(shape, dtype)
+    launch("arith", "fill", dtype, blocks_for(out.size), out, scalar(value, dtype),
+           np.int64(out.size))
+    return out
 
 
 def blocks_for(n, threads=THREADS):
@@ -171,46 +218,56 @@ def launch(file, name, dtype, blocks, *args):
     """Run ``name<dtype>`` of ``kernels/<file>.cu`` on ``blocks`` blocks of THREADS threads.
 
     Every launch comes here, on a GPU and on the tests' emulator alike, and every argument
-    is checked first (STYLE rule 13): a kernel indexes its arrays as dense, C-ordered
-    arrays of its own type T, and CuPy passes only a pointer, so anything else would be
-    read wrongly without an error.
+    is checked first against the kernel's parameters (STYLE rule 13): CuPy passes a pointer
+    for an array and packs a scalar by its own type, so an array of another dtype, a view
+    that is not dense, or an int64 where the kernel takes an int would be read wrongly
+    without an error.
     """
+    global launches
     dtype = np.dtype(dtype)
-    check_arguments(name, dtype, args)
+    check_arguments(name, dtype, args, parameters(file, name))
     runtime.function(file, name, dtype)((blocks,), (THREADS,), args)
+    launches += 1
+
+
+launches = 0   # our kernels launched so far in this process (benchmarks/gan_step.py reads it)
 
 
 # NOTE: an absent optional array goes to a kernel as an 8-byte zero, NULL. CuPy 14 would
 # pass None as NULL too (CuPy 13 passed 0xffffffff); a typed zero is checked like any scalar.
 NULL = np.uint64(0)
-_INTEGERS = (np.int32, np.int64, np.uint64)   # int, long long, and NULL pointers
 
 
-def check_arguments(name, dtype, args):
-    """Raise unless each argument is what a ``name<T>`` kernel reads, with T = ``dtype``:
-    a device array that is dense, C-ordered and of dtype T, or a NumPy scalar of a C type
-    (floating ones of T: CuPy would pass a double as 8 bytes where a float takes 4)."""
+def check_arguments(name, dtype, args, params):
+    """Raise unless each argument is what parameter ``params[i]`` of a ``name<T>`` kernel
+    reads, with T = ``dtype``: for a pointer, a device array of its type that is dense and
+    C-ordered (or NULL); otherwise a NumPy scalar of exactly its C type."""
     if dtype not in _CTYPE:
         raise TypeError(f"kernel {name}: no instance for dtype {dtype} (float32 and float64 "
                         f"only)")
-    for i, a in enumerate(args):
+    if len(args) != len(params):
+        raise TypeError(f"kernel {name} takes {len(params)} arguments, got {len(args)}")
+    for i, (a, (pname, ctype, pointer)) in enumerate(zip(args, params)):
+        expected = dtype if ctype == "T" else _PARAMETER_TYPES[ctype]
+        where = f"kernel {name}<{_CTYPE[dtype]}>: argument {i} ({pname})"
         if runtime.handles(a):
-            if a.dtype != dtype:
-                raise TypeError(f"kernel {name}<{_CTYPE[dtype]}>: argument {i} has dtype "
-                                f"{a.dtype}, expected {dtype}")
+            if not pointer:
+                raise TypeError(f"{where} is a {ctype}, got a device array")
+            if a.dtype != expected:
+                raise TypeError(f"{where} has dtype {a.dtype}, expected {expected}")
             if not a.flags.c_contiguous:
-                raise ValueError(f"kernel {name}: argument {i} of shape {tuple(a.shape)} and "
-                                 f"strides {a.strides} is not dense and C-ordered")
+                raise ValueError(f"{where} of shape {tuple(a.shape)} and strides {a.strides} "
+                                 f"is not dense and C-ordered")
         elif isinstance(a, np.generic):
-            if a.dtype.kind == "f" and a.dtype != dtype:
-                raise TypeError(f"kernel {name}<{_CTYPE[dtype]}>: scalar argument {i} is "
-                                f"{a.dtype}, expected {dtype}")
-            if a.dtype.kind != "f" and not isinstance(a, _INTEGERS):
-                raise TypeError(f"kernel {name}: scalar argument {i} is {a.dtype}; integers "
-                                f"are passed as int32, int64 or uint64 (NULL)")
+            if pointer and not (type(a) is np.uint64 and a == 0):
+                raise TypeError(f"{where} is a {ctype} array; got a {a.dtype} scalar (only "
+                                f"NULL, np.uint64(0), stands for no array)")
+            if not pointer and a.dtype != expected:
+                raise TypeError(f"{where} is a {ctype}, got {a.dtype} (scalars go as NumPy "
+                                f"scalars of exactly the parameter's type)")
         else:
-            raise TypeError(f"kernel {name}: argument {i} is a {type(a).__name__}; a kernel "
-                            f"takes device arrays and NumPy scalars of its C types")
+            raise TypeError(f"{where} is a {type(a).__name__}; a kernel takes device arrays "
+                            f"and NumPy scalars of its parameters' C types")
 
 
 def kernel_dtype(op, **tensors):
@@ -237,3 +294,7 @@ def pointer(array):
 def scalar(value, dtype):
     """A kernel argument of the array's dtype (float32 or float64)."""
     return np.dtype(dtype).type(value)
+
+
+# NOTE: at the end: minigan.graphs uses this module's launch helpers
+from .graphs import CapturedStep, capturing, on_replay  # noqa: E402,F401

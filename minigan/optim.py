@@ -9,6 +9,7 @@ import numpy as np
 
 from . import backend, cuda, threads
 from .autograd import profiler
+from .tensor import Tensor
 
 
 class Optimizer:
@@ -42,7 +43,8 @@ class Optimizer:
     def state_dict(self):
         """{'state': {index: {...}}, 'param_groups': [{..., 'params': [index, ...]}]}, as PyTorch."""
         index = {id(p): i for i, p in enumerate(self._params())}
-        state = {index[id(p)]: {k: (v.copy() if hasattr(v, "copy") else v) for k, v in s.items()}
+        state = {index[id(p)]: {k: (int(v[0]) if k == "step" and hasattr(v, "shape") else
+                                    v.copy() if hasattr(v, "copy") else v) for k, v in s.items()}
                  for p, s in self.state.items()}
         groups = [dict(g, params=[index[id(p)] for p in g["params"]]) for g in self.param_groups]
         return {"state": state, "param_groups": groups}
@@ -66,7 +68,13 @@ class Optimizer:
                         raise ValueError(f"{type(self).__name__}.load_state_dict: state {k!r} "
                                          f"of parameter {i} has shape {tuple(v.shape)}, the "
                                          f"parameter has {tuple(p.shape)}")
-                    v = backend.to_device(getattr(v, "data", v), p.device).astype(p.dtype)
+                    # NOTE: a Tensor's array is .data; a CuPy array's .data is its pointer
+                    v = backend.to_device(v.data if isinstance(v, Tensor) else v,
+                                          p.device).astype(p.dtype)
+                elif k == "step" and cuda.on_device(p.data):   # into its slot on the device
+                    step = self._new_step(p)
+                    step[...] = int(v)
+                    v = step
                 self.state[p][k] = v
         for own, saved in zip(self.param_groups, groups):
             own.update({k: v for k, v in saved.items() if k != "params"})
@@ -88,7 +96,7 @@ class Adam(Optimizer):
 
     @profiler.optimizer_step
     def step(self):
-        on_cpu = []
+        on_cpu, on_gpu = [], []
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
@@ -98,16 +106,42 @@ class Adam(Optimizer):
                 state = self.state.get(p)
                 if state is None:
                     xp = backend.get_array_module(p.data)
-                    state = self.state[p] = {"step": 0, "exp_avg": xp.zeros_like(p.data),
+                    state = self.state[p] = {"step": self._new_step(p),
+                                             "exp_avg": xp.zeros_like(p.data),
                                              "exp_avg_sq": xp.zeros_like(p.data)}
-                state["step"] += 1
                 args = (p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"], state["step"],
                         group["lr"], beta1, beta2, group["eps"], group["weight_decay"])
                 if cuda.on_device(p.data):
-                    adam_update_cuda(*args)
+                    on_gpu.append((p, args))
                 else:
-                    on_cpu.append(args)
+                    state["step"] += 1
+                    on_cpu.append(args[:4] + (state["step"],) + args[5:])
+        if on_gpu:
+            self._count_steps([p for p, _ in on_gpu])
+            for _, args in on_gpu:
+                adam_update_cuda(*args)
         adam_update_in_pieces(on_cpu)
+
+    # ---- the step counts of parameters on a GPU: on the device, moved on by one launch ----
+    def _new_step(self, p):
+        """0 for a parameter on the CPU; on a GPU, its slot of the device array of counts."""
+        if not cuda.on_device(p.data):
+            return 0
+        if getattr(self, "_steps", None) is None:
+            self._steps = backend.to_device(np.zeros(len(self._params()), np.int64), p.device)
+            self._slot = {id(q): i for i, q in enumerate(self._params())}
+            self._which = {}
+        i = self._slot[id(p)]
+        return self._steps[i:i + 1]   # a view: adam_count moves it on, adam_update reads it
+
+    def _count_steps(self, params):
+        """steps += 1 for ``params``: one launch; the index list goes to the device once."""
+        key = tuple(self._slot[id(p)] for p in params)
+        if key not in self._which:
+            self._which[key] = backend.to_device(np.array(key, np.int64), params[0].device)
+        which = self._which[key]
+        cuda.launch("adam", "adam_count", params[0].dtype, cuda.blocks_for(len(key)),
+                    self._steps, which, np.int64(len(key)))
 
 
 PIECE = 1 << 17   # elements: a piece of p, g, m, v and a work array stays in cache
@@ -174,11 +208,12 @@ def adam_update(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay, tmp=None)
 
 
 def adam_update_cuda(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay):
-    """The same step as ``adam_update`` in one fused kernel (kernels/adam.cu)."""
+    """The same step as ``adam_update`` in one fused kernel (kernels/adam.cu); ``step`` is
+    a device int64 array of one count, t, which the kernel reads there."""
     t = p.dtype.type
     cuda.launch("adam", "adam_update", p.dtype, cuda.blocks_for(p.size), p, cuda.dense(g), m, v,
-                t(lr / (1 - beta1 ** step)), t(1 - beta1), t(beta2), t(1 - beta2), t(eps),
-                t(math.sqrt(1 - beta2 ** step)), t(weight_decay), np.int64(p.size))
+                step, np.float64(lr), np.float64(beta1), np.float64(beta2), t(eps),
+                t(weight_decay), np.int64(p.size))
 
 
 class SGD(Optimizer):

@@ -40,6 +40,39 @@ def test_backward_accumulates_into_grad(device):
     assert_close(x.grad, [3 + 2, 3 + 4])
 
 
+
+def test_a_second_gradient_is_added_into_grad_in_place(device):
+    w = f64([1.0, 2.0], device=device)
+    (w * 3).sum().backward()
+    grad, memory = w.grad, w.grad.data
+    (w * w).sum().backward()
+    assert w.grad is grad and w.grad.data is memory      # as PyTorch: no new array
+    assert_close(w.grad, [3 + 2, 3 + 4])
+
+
+def test_in_place_accumulation_leaves_a_gradient_on_its_way_alone(device):
+    # Add's backward hands one gy to a and to c; a's second gradient (from a * 3) may come
+    # before c's backward has read gy: adding it into a.grad in place would change c's
+    a = f64([0.5, -1.0], device=device)
+    c = a.exp()
+    ((a + c) + a * 3).sum().backward()
+    xs = np.array([0.5, -1.0])
+    assert_close(a.grad, 1 + np.exp(xs) + 3)
+    b = f64([0.5, -1.0], device=device)
+    d = b.exp()
+    (b * 3 + (b + d)).sum().backward()                  # the other order of the two adds
+    assert_close(b.grad, 1 + np.exp(xs) + 3)
+
+
+def test_a_gradient_of_a_gradient_is_summed_out_of_place(device):
+    # with create_graph the sum into .grad is itself differentiated: it is recorded
+    x = f64([1.0, 2.0], device=device)
+    (x * x).sum().backward(create_graph=True)
+    (x * x * x).sum().backward(create_graph=True)        # .grad = 2x + 3x²
+    assert x.grad.grad_fn is not None
+    (gx,) = minigan.autograd.grad(x.grad.sum(), [x])
+    assert_close(gx, 2 + 6 * np.array([1.0, 2.0]))
+
 def test_shared_subexpression_is_differentiated_once(device):
     calls = []
 

@@ -139,8 +139,9 @@ def test_the_fused_adam_reads_a_transposed_gradient(gpu):
     adam_update(expected[0], g, *expected[1:], 1, 1e-3, 0.9, 0.999, 1e-8, 0.0)
     got = [minigan.tensor(a, device=gpu) for a in (p, np.zeros_like(p), np.zeros_like(p))]
     g_dev = minigan.tensor(g.T, device=gpu).T   # a transposed view on the device
+    step = minigan.tensor(np.array([1]), device=gpu).data
     adam_update_cuda(got[0].data, g_dev.data, got[1].data, got[2].data,
-                     1, 1e-3, 0.9, 0.999, 1e-8, 0.0)
+                     step, 1e-3, 0.9, 0.999, 1e-8, 0.0)
     for a, b in zip(expected, got):
         np.testing.assert_allclose(b.cpu().numpy(), a, rtol=1e-12)
 
@@ -179,23 +180,39 @@ def device_array(shape, dtype=np.float32):
     return cupy_double.module.zeros(shape, dtype=dtype)
 
 
-@pytest.mark.parametrize("bad, error, match", [
-    (lambda: device_array((4, 3)).T, ValueError, r"argument 0 of shape \(3, 4\).*not dense"),
-    (lambda: cupy_double.module.broadcast_to(device_array((1, 3)), (4, 3)), ValueError,
+@pytest.mark.parametrize("position, bad, error, match", [
+    (0, lambda: device_array((4, 3)).T, ValueError, r"argument 0 \(x\) of shape \(3, 4\).*not dense"),
+    (0, lambda: cupy_double.module.broadcast_to(device_array((1, 3)), (4, 3)), ValueError,
      "not dense and C-ordered"),
-    (lambda: device_array((4, 3))[:, ::2], ValueError, "not dense and C-ordered"),
-    (lambda: device_array(12, np.float64), TypeError, "argument 0 has dtype float64"),
-    (lambda: np.zeros(12, np.float32), TypeError, "argument 0 is a ndarray"),
-    (lambda: 0.5, TypeError, "argument 0 is a float"),
-    (lambda: np.float64(0.5), TypeError, "scalar argument 0 is float64, expected float32"),
-    (lambda: np.int16(3), TypeError, "scalar argument 0 is int16"),
+    (0, lambda: device_array((4, 3))[:, ::2], ValueError, "not dense and C-ordered"),
+    (0, lambda: device_array(12, np.float64), TypeError, r"argument 0 \(x\) has dtype float64"),
+    (0, lambda: np.zeros(12, np.float32), TypeError, r"argument 0 \(x\) is a ndarray"),
+    (0, lambda: np.float32(0.5), TypeError, "is a T array; got a float32 scalar"),
+    (2, lambda: 0.5, TypeError, r"argument 2 \(slope\) is a float"),
+    (2, lambda: np.float64(0.5), TypeError, r"argument 2 \(slope\) is a T, got float64"),
+    (2, lambda: device_array(1), TypeError, "is a T, got a device array"),
+    # CuPy would pack 4 bytes where the kernel reads 8: every later argument shifted
+    (3, lambda: np.int32(12), TypeError, r"argument 3 \(n\) is a long long, got int32"),
+    (3, lambda: np.int16(3), TypeError, "is a long long, got int16"),
 ])
-def test_launch_refuses_what_a_kernel_would_misread(recording, bad, error, match):
+def test_launch_refuses_what_a_kernel_would_misread(recording, position, bad, error, match):
     good = (device_array(12), device_array(12), np.float32(0.2), np.int64(12))
+    args = list(good)
+    args[position] = bad()
     with pytest.raises(error, match=match):
-        cuda.launch("leaky_relu", "leaky_relu_forward", np.float32, 1, bad(), *good[1:])
+        cuda.launch("leaky_relu", "leaky_relu_forward", np.float32, 1, *args)
+    with pytest.raises(TypeError, match="leaky_relu_forward takes 4 arguments, got 3"):
+        cuda.launch("leaky_relu", "leaky_relu_forward", np.float32, 1, *good[:3])
     cuda.launch("leaky_relu", "leaky_relu_forward", np.float32, 1, *good)
     assert recording.launched == [("leaky_relu_forward", np.float32)]   # the bad one never did
+
+
+def test_every_kernel_parameter_has_a_type_the_launch_can_check():
+    for file in cuda.kernel_files():
+        for name in cuda.kernels(file):
+            assert cuda.parameters(file, name), (file, name)
+    assert cuda.parameters("leaky_relu", "leaky_relu_forward") == (
+        ("x", "T", True), ("y", "T", True), ("slope", "T", False), ("n", "long long", False))
 
 
 def test_launch_refuses_a_dtype_without_an_instance(recording):

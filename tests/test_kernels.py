@@ -53,6 +53,31 @@ def test_leaky_relu_kernels(gpu, dtype):
     assert_close(reference, ours, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", [F.relu, F.tanh, F.sigmoid])
+def test_activation_kernels(gpu, dtype, op):
+    x = (3 * rng.standard_normal((3, 5, 7, 11))).astype(dtype)   # 1155 values: 5 blocks
+    x[0, 0, 0, :3] = 0                                           # relu at its kink
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert_close(*run_both(op, [x], gpu), rtol=rtol)
+    if dtype == np.float64:   # the gradient nodes TanhGrad, SigmoidGrad, LeakyReLUGrad
+        xt = minigan.tensor(x[1, :2, :3, :4], device=gpu, requires_grad=True)   # no kink
+        assert gradgradcheck(op, (xt,))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_add_fill_and_sum_kernels(gpu, dtype):
+    a, b = (rng.standard_normal((7, 300)).astype(dtype) for _ in range(2))   # 2100: > 256 each
+    assert_close(*run_both(lambda a, b: a + b, [a, b], gpu), rtol=0)
+    assert_close(*run_both(lambda a: a.mean(), [a], gpu), rtol=1e-5, atol=1e-6)
+    assert_close(*run_both(lambda a: a.sum(), [a], gpu), rtol=1e-5, atol=1e-5)
+    full = minigan.full((3, 257), 0.25, dtype=dtype, device=gpu)
+    assert full.dtype == dtype and (full.cpu().numpy() == 0.25).all()
+    grad = minigan.tensor(a, device=gpu)
+    minigan.ops.add_into(grad, minigan.tensor(b, device=gpu))
+    np.testing.assert_array_equal(grad.cpu().numpy(), a + b)
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_bce_with_logits_kernels(gpu, reduction, weighted):
@@ -121,7 +146,8 @@ def test_adam_kernel(gpu, dtype, weight_decay):
     expected = [p0.copy(), g, m0.copy(), v0.copy()]
     adam_update(*expected, *args)
     got = [minigan.tensor(a, device=gpu) for a in (p0, g, m0, v0)]
-    adam_update_cuda(*[t.data for t in got], *args)
+    step = minigan.tensor(np.array([args[0]]), device=gpu).data   # t, read on the device
+    adam_update_cuda(*[t.data for t in got], step, *args[1:])
     # NOTE: float32 within a few roundings (a GPU may fuse a multiply-add): the kernel takes
     # 1 - β₁, 1 - β₂ rounded from double, as NumPy does; computing them in float32 was 1.3e-5 off
     rtol = 1e-6 if dtype == np.float32 else 1e-12

@@ -34,6 +34,36 @@ def test_adam_matches_textbook_steps(wd):
     assert opt.state[p]["step"] == 5
 
 
+def test_adam_on_the_gpu_counts_steps_on_the_device_and_resumes(gpu):
+    # t lives on the device (one adam_count launch a step), so a captured step can replay
+    # it; a parameter without a gradient takes no step, and the state dict holds ints
+    rng = np.random.default_rng(1)
+    p0, q0 = rng.normal(size=(3, 4)), rng.normal(size=5)
+    grads = [rng.normal(size=(3, 4)) for _ in range(4)]
+
+    def run(device, steps, state=None):
+        p, q = (nn.Parameter(minigan.tensor(a, device=device)) for a in (p0, q0))
+        opt = minigan.optim.Adam([p, q], lr=0.01, betas=(0.5, 0.999))
+        if state:
+            opt.load_state_dict(state)
+            p.data[...] = minigan.tensor(state["p"], device=device).data
+        for i, g in enumerate(steps):
+            p.grad = minigan.tensor(g, device=device)
+            q.grad = minigan.tensor(np.ones(5), device=device) if i == 0 else None
+            opt.step()
+        return p, q, opt
+    p, q, opt = run("cpu", grads)
+    p_gpu, q_gpu, opt_gpu = run(gpu, grads)
+    np.testing.assert_allclose(p_gpu.cpu().numpy(), p.numpy(), rtol=1e-12)
+    assert opt_gpu.state_dict()["state"][0]["step"] == 4 and \
+        opt_gpu.state_dict()["state"][1]["step"] == 1
+    half = run(gpu, grads[:2])
+    state = dict(half[2].state_dict(), p=half[0].cpu().numpy())
+    resumed = run(gpu, grads[2:], state)
+    np.testing.assert_array_equal(resumed[0].cpu().numpy(), p_gpu.cpu().numpy())
+    assert resumed[2].state_dict()["state"][0]["step"] == 4
+
+
 def test_adam_first_step_size_is_lr():
     # with bias correction the first step moves every coordinate by lr (up to eps)
     p = nn.Parameter(minigan.tensor([1.0, -2.0, 3.0], dtype=minigan.float64))

@@ -203,6 +203,18 @@ def test_batch_stream_epochs_range_and_resume():
         BatchStream(images[:8], 3, name="toy").load_state_dict(stream.state_dict())
 
 
+def test_batch_stream_on_the_gpu_gives_the_cpu_batches(gpu):
+    # the gather kernel (kernels/batch.cu) against BatchStream's NumPy path, past an epoch
+    images = np.random.default_rng(3).integers(0, 256, (10, 3, 5, 7), dtype=np.uint8)
+    images[0, 0, 0, :2] = (0, 255)                          # the ends of the range: -1 and 1
+    cpu, on_gpu = (BatchStream(images, 3, seed=5, device=d, name="toy") for d in ("cpu", gpu))
+    for _ in range(7):
+        expected, got = cpu.next().numpy(), on_gpu.next().cpu().numpy()
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected)
+    assert on_gpu.state_dict() == cpu.state_dict()
+
+
 # ---- progress and metrics ----
 
 class Terminal(io.StringIO):
@@ -371,6 +383,44 @@ def test_nan_guard_names_the_step_and_keeps_the_last_checkpoint(tmp_path):
     text = str(info.value)
     assert text.startswith("step 4: loss_D = nan") and "checkpoint-0000002.npz" in text
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-0000002.npz"]
+
+
+class Unread:
+    """A step's value left on its device: it notes the step at which the loop read it."""
+
+    def __init__(self, value, reads, step):
+        self.value, self.reads, self.step = value, reads, step
+
+    def item(self):
+        self.reads.append(self.step)
+        return self.value
+
+
+def test_the_loop_reads_a_steps_values_every_log_every_steps(tmp_path):
+    # a GPU step leaves its values on the device; reading one waits for the GPU
+    toy = Toy(tmp_path, total=12, log_every=5, checkpoint_every=10, sample_every=0)
+    reads, seen = [], []
+
+    def step(i):
+        seen.append((i, list(reads)))
+        return {"loss_D": Unread(float(i), reads, i)}
+    toy.run.run(step, stream=io.StringIO())
+    # read at the first step, then every 5 steps, at the checkpoint (10) and at the end
+    assert reads == list(range(1, 13))
+    assert [(i, r[-1] if r else None) for i, r in seen if i in (2, 6, 11, 12)] == [
+        (2, 1), (6, 5), (11, 10), (12, 10)]
+    rows = (tmp_path / "metrics.csv").read_text().splitlines()[1:]
+    assert [row.split(",")[:2] for row in rows] == [[str(i), str(i)] for i in range(1, 13)]
+
+
+def test_nan_guard_reads_late_but_before_any_checkpoint(tmp_path):
+    toy = Toy(tmp_path, total=12, log_every=5, checkpoint_every=4, sample_every=0)
+
+    def step(i):
+        return {"loss_D": Unread(np.nan if i == 7 else 1.0, [], i)}
+    with pytest.raises(training.NonFiniteLoss, match="step 7: loss_D = nan"):
+        toy.run.run(step, stream=io.StringIO())   # read at step 8, before its checkpoint
+    assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-0000004.npz"]
 
 
 def test_sigint_finishes_the_step_and_writes_a_checkpoint(tmp_path):

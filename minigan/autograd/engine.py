@@ -66,7 +66,17 @@ def _memory(array):
     return array
 
 
-def _accumulate_grad(leaf, g, taken):
+class _Pending:
+    """The memory of the gradients still on their way to a backward: ``memory in pending``."""
+
+    def __init__(self, grads):
+        self.grads = grads
+
+    def __contains__(self, memory):
+        return any(_memory(g.data) is memory for _, g in self.grads.values())
+
+
+def _accumulate_grad(leaf, g, taken, create_graph, pending):
     """leaf.grad += g, so that every .grad is dense, C-ordered and its own.
 
     ``taken`` holds the ids of memory that another .grad or the caller (a root gradient)
@@ -74,8 +84,15 @@ def _accumulate_grad(leaf, g, taken):
     memory taken already is copied, so that an optimizer reads plain rows and an in-place
     change of one .grad (zero_(), clipping) touches no other. Decided from flags.c_contiguous
     and .base, which NumPy and CuPy arrays both have.
+    A .grad that is there already takes g in place, as PyTorch's does, unless the sum must
+    be differentiated again (``create_graph``), that .grad is itself part of a graph, or its
+    memory is also a gradient still on its way (``pending``: Add's backward hands one gy to
+    both inputs, and the other one may not have run its backward yet).
     """
     if leaf.grad is not None:
+        if not (create_graph or leaf.grad.requires_grad or _memory(leaf.grad.data) in pending):
+            ops.add_into(leaf.grad, g)   # NOTE: no new array, and one kernel on a GPU
+            return
         g = leaf.grad + g
     memory = _memory(g.data)
     if id(memory) in taken or not g.data.flags.c_contiguous:
@@ -96,6 +113,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     grads, captured = {}, {}   # id(tensor) -> (tensor, gradient so far)
     taken = {id(_memory(g.data)) for g in root_grads}   # memory that no .grad may share
 
+    pending = _Pending(grads)
+
     def deliver(x, g):
         if wanted is not None and id(x) in wanted:
             _accumulate(captured, x, g)
@@ -103,7 +122,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 _accumulate(grads, x, g)   # it may also lead to other wanted inputs
         elif x.grad_fn is None:
             if wanted is None:
-                _accumulate_grad(x, g, taken)
+                _accumulate_grad(x, g, taken, create_graph, pending)
         else:
             _accumulate(grads, x, g)
 
@@ -113,7 +132,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 _accumulate(captured, root, g)
             if root.grad_fn is None:
                 if wanted is None:
-                    _accumulate_grad(root, g, taken)
+                    _accumulate_grad(root, g, taken, create_graph, pending)
             else:
                 _accumulate(grads, root, g)
 

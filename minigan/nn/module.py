@@ -140,11 +140,13 @@ class Module:
                 p.grad = Tensor(p.grad.data * 0)
 
     # ---- devices and dtypes ----
+    host_buffers = frozenset()   # names of buffers that stay on the host (counters)
+
     def _move(self, convert):
         for m in self.modules():
             for store in (m._parameters, m._buffers):
-                for t in store.values():
-                    if t is not None:
+                for name, t in store.items():
+                    if t is not None and not (store is m._buffers and name in m.host_buffers):
                         t.data = convert(t.data)
                         if t.grad is not None:
                             t.grad = Tensor(convert(t.grad.data))

@@ -1,13 +1,19 @@
 """Normalization layers: BatchNorm1d, BatchNorm2d and LayerNorm (the critic's BatchNorm
 replacement in WGAN-GP)."""
-from .. import functional as F
+from .. import cuda, functional as F
 from ..tensor import ones, tensor as _tensor, zeros
 from .module import Module, Parameter
 
 
 class _BatchNorm(Module):
-    """Shared by BatchNorm1d and BatchNorm2d: PyTorch's arguments, buffers and momentum rule."""
+    """Shared by BatchNorm1d and BatchNorm2d: PyTorch's arguments, buffers and momentum rule.
+
+    NOTE: ``num_batches_tracked`` stays on the host, wherever the module is: counting on a
+    GPU would be a launch (a generic one, 46 µs) each forward, and reading it for
+    momentum=None a wait. A captured step (minigan.cuda.CapturedStep) counts on each replay.
+    """
     expected_dims = ()
+    host_buffers = frozenset({"num_batches_tracked"})
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, dtype=None, device=None):
@@ -20,7 +26,7 @@ class _BatchNorm(Module):
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, **kw))
             self.register_buffer("running_var", ones(num_features, **kw))
-            self.register_buffer("num_batches_tracked", _tensor(0, device=device))
+            self.register_buffer("num_batches_tracked", _tensor(0))
         else:
             self.running_mean = self.running_var = self.num_batches_tracked = None
 
@@ -31,12 +37,18 @@ class _BatchNorm(Module):
                              f"{tuple(x.shape)}")
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data += 1
+            if momentum is None and cuda.capturing():
+                raise RuntimeError(f"{type(self).__name__}(momentum=None) cannot be captured: "
+                                   f"its momentum, 1 / batches, changes with every step")
+            cuda.on_replay(self._count_batch)
             if momentum is None:   # cumulative moving average
                 momentum = 1.0 / int(self.num_batches_tracked.item())
         use_batch_stats = self.training or not self.track_running_stats
         return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
                             training=use_batch_stats, momentum=momentum, eps=self.eps)
+
+    def _count_batch(self):
+        self.num_batches_tracked.data += 1   # a NumPy int on the host
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -2,7 +2,8 @@
 subclass (forward above backward, the math in its docstring) and a lowercase function."""
 from .activation import leaky_relu, logsigmoid, relu, sigmoid, softplus, tanh
 from .affine import linear
-from .arith import (abs, add, cast, clamp, clone, div, exp, log, matmul, mul, neg, pow, sqrt, sub,
+from .arith import (abs, add, add_into, cast, clamp, clone, div, exp, log, matmul, mul, neg, pow,
+                    sqrt, sub,
                     to_device, where)
 from .classification import cross_entropy, log_softmax, nll_loss, softmax
 from .conv import conv2d, conv_transpose2d

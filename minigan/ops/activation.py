@@ -5,17 +5,6 @@ from .. import cuda, threads
 from ..autograd.function import Function
 
 
-class ReLU(Function):
-    """y = max(x, 0).    gx = gy · [x > 0]."""
-
-    def forward(self, x):
-        self.mask = (x > 0).astype(x.dtype)   # a constant: relu'' is 0 almost everywhere
-        return x * self.mask
-
-    def backward(self, gy):
-        return gy * self.mask
-
-
 class LeakyReLU(Function):
     """y = x if x > 0 else slope · x.    gx = LeakyReLUGrad(x, gy) = gy · (1 if x > 0 else slope)."""
 
@@ -74,26 +63,88 @@ class LeakyReLUGrad(Function):
         return None, LeakyReLUGrad(self.slope)(x, ggx)
 
 
+class ReLU(LeakyReLU):
+    """y = max(x, 0): LeakyReLU with slope 0, so its kernels and its gradient node too.
+
+        gx = LeakyReLUGrad(x, gy) = gy · [x > 0]
+    """
+
+    def __init__(self):
+        super().__init__(0.0)
+
+
 class Tanh(Function):
-    """y = tanh x.    gx = gy · (1 - y²)."""
+    """y = tanh x.    gx = TanhGrad(y, gy) = gy · (1 - y²)."""
 
     def forward(self, x):
         return self.xp(x).tanh(x)
 
+    def forward_cuda(self, x):
+        y = cuda.empty_like(x)
+        cuda.launch("activation", "tanh_forward", x.dtype, cuda.blocks_for(x.size),
+                    x, y, np.int64(x.size))
+        return y
+
     def backward(self, gy):
-        y = self.outputs[0]()
+        y = self.outputs[0]()   # saved for backward: only y, through the weak reference
+        return TanhGrad()(y, gy)
+
+
+class TanhGrad(Function):
+    """gx = gy · (1 - y²), from tanh's output y: linear in gy, so
+        ggy = TanhGrad(y, ggx),   gy' = -2 y · gy · ggx."""
+
+    def forward(self, y, gy):
         return gy * (1 - y * y)
+
+    def forward_cuda(self, y, gy):
+        gx = cuda.empty_like(gy)
+        cuda.launch("activation", "tanh_backward_x", y.dtype, cuda.blocks_for(y.size),
+                    y, gy, gx, np.int64(y.size))
+        return gx
+
+    def backward(self, ggx):
+        y, gy = self.inputs
+        g_y = -2 * y * gy * ggx if self.needs_input_grad[0] else None
+        g_gy = TanhGrad()(y, ggx) if self.needs_input_grad[1] else None
+        return g_y, g_gy
 
 
 class Sigmoid(Function):
-    """y = 1 / (1 + e^-x).    gx = gy · y · (1 - y)."""
+    """y = 1 / (1 + e^-x).    gx = SigmoidGrad(y, gy) = gy · y · (1 - y)."""
 
     def forward(self, x):
         return sigmoid_array(x)
 
+    def forward_cuda(self, x):
+        y = cuda.empty_like(x)
+        cuda.launch("activation", "sigmoid_forward", x.dtype, cuda.blocks_for(x.size),
+                    x, y, np.int64(x.size))
+        return y
+
     def backward(self, gy):
-        y = self.outputs[0]()
+        y = self.outputs[0]()   # saved for backward: only y, through the weak reference
+        return SigmoidGrad()(y, gy)
+
+
+class SigmoidGrad(Function):
+    """gx = gy · y · (1 - y), from the sigmoid's output y: linear in gy, so
+        ggy = SigmoidGrad(y, ggx),   gy' = ggx · gy · (1 - 2y)."""
+
+    def forward(self, y, gy):
         return gy * y * (1 - y)
+
+    def forward_cuda(self, y, gy):
+        gx = cuda.empty_like(gy)
+        cuda.launch("activation", "sigmoid_backward_x", y.dtype, cuda.blocks_for(y.size),
+                    y, gy, gx, np.int64(y.size))
+        return gx
+
+    def backward(self, ggx):
+        y, gy = self.inputs
+        g_y = ggx * gy * (1 - 2 * y) if self.needs_input_grad[0] else None
+        g_gy = SigmoidGrad()(y, ggx) if self.needs_input_grad[1] else None
+        return g_y, g_gy
 
 
 class Softplus(Function):
@@ -122,6 +173,7 @@ def softplus_array(x):
 
 
 def relu(x):
+    cuda.kernel_dtype("relu", input=x)
     return ReLU()(x)
 
 
@@ -131,10 +183,12 @@ def leaky_relu(x, negative_slope=0.01):
 
 
 def tanh(x):
+    cuda.kernel_dtype("tanh", input=x)
     return Tanh()(x)
 
 
 def sigmoid(x):
+    cuda.kernel_dtype("sigmoid", input=x)
     return Sigmoid()(x)
 
 

@@ -7,7 +7,7 @@ the broadcasting rule.
 import numpy as np
 
 from ..autograd.function import Function
-from .. import backend, threads
+from .. import backend, cuda, threads
 from ..tensor import Tensor, as_tensor
 
 
@@ -16,6 +16,14 @@ class Add(Function):
 
     def forward(self, a, b):
         return a + b
+
+    def forward_cuda(self, a, b):
+        if a.shape != b.shape or a.dtype != b.dtype or a.dtype not in cuda.FLOAT_TYPES:
+            return self.forward(a, b)   # broadcasting or integers: CuPy's own add
+        y = cuda.empty_like(a)
+        cuda.launch("arith", "add_forward", a.dtype, cuda.blocks_for(a.size), a, b, y,
+                    np.int64(a.size))
+        return y
 
     def backward(self, gy):
         return gy, gy
@@ -248,6 +256,18 @@ def _broadcasting(name, fn, a, b):
 
 def add(a, b):
     return _broadcasting("add", Add(), a, b)
+
+
+def add_into(y, x):
+    """y += x in place, unrecorded: how the engine accumulates a leaf's ``.grad``.
+
+    y and x are Tensors of one shape and dtype; y's memory is dense and owned by y.
+    """
+    if cuda.on_device(y.data) and y.dtype in cuda.FLOAT_TYPES:
+        cuda.launch("arith", "add_into", y.dtype, cuda.blocks_for(y.data.size), y.data,
+                    cuda.dense(x.data), np.int64(y.data.size))
+    else:
+        y.data += x.data
 
 
 def sub(a, b):

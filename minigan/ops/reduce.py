@@ -1,6 +1,9 @@
 """Reductions: sum, mean, var, max/min over a dim."""
 import builtins
 
+import numpy as np
+
+from .. import cuda
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .shape import broadcast_to, reshape
@@ -17,16 +20,40 @@ def _axes(dim, ndim, op):
 
 
 class Sum(Function):
-    """y = Σ x over ``axes``.    gx = gy broadcast back to x.shape."""
+    """y = Σ x over ``axes`` / divisor (a mean: divisor = the count).
 
-    def __init__(self, axes, keepdims):
-        self.axes, self.keepdims = axes, keepdims
+        gx = gy / divisor broadcast back to x.shape
+    """
+
+    def __init__(self, axes, keepdims, divisor=1):
+        self.axes, self.keepdims, self.divisor = axes, keepdims, divisor
 
     def forward(self, x):
         self.in_shape = x.shape
-        return x.sum(axis=self.axes, keepdims=self.keepdims)
+        y = x.sum(axis=self.axes, keepdims=self.keepdims)
+        return y if self.divisor == 1 else y / x.dtype.type(self.divisor)
+
+    def forward_cuda(self, x):
+        self.in_shape = x.shape
+        axes = tuple(range(x.ndim)) if self.axes is None else tuple(self.axes)
+        lead = len(axes)
+        if axes != tuple(range(lead)) or lead == 0 or x.dtype not in cuda.FLOAT_TYPES:
+            return self.forward(x)   # not over leading axes, or integers: CuPy's own sum
+        shape = tuple(1 if a < lead else s for a, s in enumerate(x.shape)) if self.keepdims \
+            else x.shape[lead:]
+        y = cuda.empty(shape, x.dtype)
+        divisor = cuda.scalar(self.divisor, x.dtype)
+        if lead == x.ndim:   # every axis: one fixed-order block, for a loss or a metric
+            cuda.launch("reduce", "sum_all", x.dtype, 1, x, y, divisor, np.int64(x.size))
+        else:                # (R, C) -> (C,): Linear's gb, a thread a column
+            cols = y.size
+            cuda.launch("reduce", "sum_rows", x.dtype, cuda.blocks_for(cols), x, y, divisor,
+                        np.int64(x.size // cols), np.int64(cols))
+        return y
 
     def backward(self, gy):
+        if self.divisor != 1:
+            gy = gy / self.divisor
         if not self.keepdims and self.axes is not None:
             kept = list(self.in_shape)       # put the summed axes back as size 1
             for a in self.axes:
@@ -70,7 +97,7 @@ def sum(x, dim=None, keepdim=False):
 def mean(x, dim=None, keepdim=False):
     axes = _axes(dim, x.ndim, "mean")
     count = x.numel() if axes is None else _prod(x.shape[a] for a in axes)
-    return sum(x, dim, keepdim) / count
+    return Sum(axes, keepdim, count)(x)
 
 
 def var(x, dim=None, unbiased=None, keepdim=False, correction=None):

@@ -134,7 +134,8 @@ class TrainingRun:
             self.metrics.close()
             return
         self.progress = Progress(self.total, self.step, self.log_every, stream)
-        first = self.step + 1
+        first = self._first = self.step + 1
+        self._unread = []   # (step, values, seconds, epoch) of the steps not yet read
         self._started = time.perf_counter()
         try:
             with StopSignals() as signals:
@@ -156,23 +157,33 @@ class TrainingRun:
               file=stream, flush=True)
 
     def _one_step(self, train_step, step, signals):
-        """The step, then what it leaves: a metrics row, progress, grids, checkpoints."""
+        """The step, then what it leaves: metrics rows, progress, grids, checkpoints.
+
+        A step's values may stay on the GPU (0-d tensors): they are read together every
+        ``log_every`` steps, at the first and the last step, and before a sample grid or a
+        checkpoint, so a GPU step does not wait for the host. The rows, the guards and the
+        progress line of the steps in between are done then, in order.
+        """
         for callback in self.callbacks:
             getattr(callback, "before_step", _nothing)(self, step)
         values = train_step(step)
         self.step = step
         self.stopped_early = (self.time_limit is not None and step < self.total and
                               time.perf_counter() - self._started >= self.time_limit)
+        self._unread.append((step, values, self.elapsed_seconds(), self.batches.epoch + 1))
         last = step == self.total or self.stopped_early or signals.requested
         periodic = self.checkpoint_every and step % self.checkpoint_every == 0
+        sample = last or (self.sample_every and step % self.sample_every == 0)
+        if not (last or periodic or sample or step == self._first or
+                step % max(1, self.log_every) == 0):
+            return values
+        values = self._read_values()
         scores = {}
         if (last or periodic) and self.evaluate and not non_finite(values):
             scores = self.evaluate(step)
             values = {**values, **scores}
-        self.metrics.append({"step": step, **values, "seconds": self.elapsed_seconds()})
-        for callback in self.callbacks:
-            getattr(callback, "after_step", _nothing)(self, step, values)
-        self.progress.update(step, self.batches.epoch + 1, values)
+        _, _, seconds, epoch = self._unread.pop()
+        self._report(step, values, seconds, epoch)
         last = last or signals.requested   # a signal may have come meanwhile
         if last or (self.sample_every and step % self.sample_every == 0):
             self.sample()
@@ -185,6 +196,28 @@ class TrainingRun:
             raise Interrupted(f"stopped by {signals.requested} after step {step}: wrote "
                               f"{self.last_checkpoint}")
         return values
+
+    def _read_values(self):
+        """Read every unread step's values (the first read waits for the GPU), and report
+        all but the newest; its values are returned, for the caller to report."""
+        read = [(step, {k: _number(v) for k, v in values.items()}, seconds, epoch)
+                for step, values, seconds, epoch in self._unread]
+        self._unread = read[-1:]
+        for row in read[:-1]:
+            self._report(*row)
+        return read[-1][1]
+
+    def _report(self, step, values, seconds, epoch):
+        """A step's metrics row, the callbacks (the NaN guard first) and the progress line."""
+        self.metrics.append({"step": step, **values, "seconds": seconds})
+        for callback in self.callbacks:
+            getattr(callback, "after_step", _nothing)(self, step, values)
+        self.progress.update(step, epoch, values)
+
+
+def _number(value):
+    """A step's value as a float (None stays None): a tensor is read from its device."""
+    return value.item() if hasattr(value, "item") else value
 
 
 def _nothing(*args):

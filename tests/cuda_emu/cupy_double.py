@@ -22,7 +22,15 @@ What it cannot refuse or mimic:
 - the memory behind a 0-d result of integer indexing, a copy here and a view in CuPy, and
   ``owndata``, which follows NumPy's views;
 - anything about speed, streams or memory that only a GPU shows.
+
+It also counts (``counting()``): every call that would launch one of CuPy's own kernels
+(an elementwise op, a reduction, a copy or a fill: "generic"), every matrix product,
+every copy between host and device, and every launch of our kernels. A CuPy call costs
+about 46 µs of host time against 8 µs for one of ours, so a training step's hot path
+must make none (tests/test_launch_count.py).
 """
+import collections
+import contextlib
 import time
 import types
 
@@ -32,6 +40,159 @@ try:   # only for its names: which functions and methods the installed CuPy has
     import cupy as _cupy
 except Exception:
     _cupy = None
+
+# ---- counting what a run asks of the GPU ----
+class Calls:
+    """What a block of code asked of the (emulated) GPU, by kind, each call by name:
+    ``generic`` (CuPy's own elementwise, reduction, copy and fill kernels), ``gemm``
+    (matrix products), ``h2d`` and ``d2h`` (copies between host and device; a read such as
+    ``.item()`` also waits for the GPU) and ``kernel`` (ours, through minigan.cuda.launch)."""
+    KINDS = ("generic", "gemm", "h2d", "d2h", "kernel")
+
+    def __init__(self):
+        self.names = {kind: collections.Counter() for kind in self.KINDS}
+
+    def add(self, kind, name):
+        self.names[kind][name] += 1
+
+    def __getitem__(self, kind):
+        return sum(self.names[kind].values())
+
+    def __repr__(self):
+        return ", ".join(f"{kind} {self[kind]} {dict(self.names[kind])}" for kind in self.KINDS)
+
+
+_recording = []   # the Calls objects of the open counting() blocks
+
+
+def record(kind, name):
+    for calls in _recording:
+        calls.add(kind, name)
+    if _capture is not None and kind != "kernel" and kind != "gemm":
+        raise RuntimeError(f"cudaErrorStreamCaptureUnsupported: {kind} call {name!r} while a "
+                           f"stream is being captured (the emulator replays our kernels and "
+                           f"products only; a GPU cannot copy to or from the host in a graph)")
+
+
+# ---- stream capture: CUDA graphs, emulated ----
+_capture = None   # while a stream captures: the list of what its graph will run
+
+
+def capturing():
+    return _capture is not None
+
+
+def defer(run):
+    """Run ``run()`` now, or while a stream captures, keep it for the graph instead."""
+    if _capture is None:
+        run()
+    else:
+        _capture.append(run)
+
+
+class Graph:
+    """``cupy.cuda.Graph``: what a capture recorded, run again in order by ``launch``."""
+
+    def __init__(self, ops):
+        self.ops = ops
+
+    def launch(self, stream=None):
+        for op in self.ops:
+            op()
+
+
+class Stream:
+    """``cupy.cuda.Stream``: work runs at once here, except while it captures."""
+    null = None
+
+    def __init__(self, null=False, non_blocking=False, ptds=False):
+        self.capturing_ops = None
+
+    def __enter__(self):
+        _streams.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _streams.pop()
+
+    def synchronize(self):
+        if _capture is not None:
+            raise RuntimeError("cudaErrorStreamCaptureUnsupported: synchronize during capture")
+        _synchronize_device()
+
+    def begin_capture(self, mode=None):
+        global _capture
+        if self is Stream.null:
+            raise RuntimeError("cudaErrorStreamCaptureUnsupported: the legacy default stream "
+                               "cannot be captured")
+        if _capture is not None:
+            raise RuntimeError("cudaErrorIllegalState: a capture is under way already")
+        _capture = []
+
+    def end_capture(self):
+        global _capture
+        ops, _capture = _capture, None
+        return Graph(ops)
+
+    def is_capturing(self):
+        return _capture is not None
+
+
+Stream.null = Stream(null=True)
+_streams = [Stream.null]
+
+
+def get_current_stream():
+    return _streams[-1]
+
+
+@contextlib.contextmanager
+def counting():
+    """``with counting() as calls:`` ... ``calls["generic"]``: what the block asked for."""
+    calls = Calls()
+    _recording.append(calls)
+    try:
+        yield calls
+    finally:
+        _recording.remove(calls)
+
+
+# Calls that allocate, or make a view, and launch nothing
+NO_LAUNCH = frozenset("empty empty_like shape ndim result_type can_cast dtype".split())
+PRODUCTS = frozenset("matmul dot tensordot inner outer einsum vdot".split())
+
+
+def _record_call(name, result, inputs):
+    """Record a generic call unless it launched nothing: an allocation, or a view of an input."""
+    if name in PRODUCTS:
+        record("gemm", name)
+    elif name not in NO_LAUNCH and not _is_view(result, inputs):
+        record("generic", name)
+
+
+def _is_view(result, inputs):
+    if not isinstance(result, np.ndarray):
+        return False
+    base = _memory(result)
+    return any(isinstance(a, np.ndarray) and _memory(a) is base for a in _flat(inputs))
+
+
+def _memory(a):
+    while isinstance(a, np.ndarray) and a.base is not None:
+        a = a.base
+    return a
+
+
+def _flat(obj):
+    if isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _flat(o)
+    elif isinstance(obj, dict):
+        for o in obj.values():
+            yield from _flat(o)
+    else:
+        yield obj
+
 
 # The public attributes of CuPy 14.2's ndarray (tests/test_cuda_double.py checks them against
 # the installed CuPy). Any other public attribute is NumPy's alone.
@@ -88,18 +249,74 @@ class DeviceArray(np.ndarray):
 
     def get(self):
         """Device to host, as ``cupy.ndarray.get``."""
-        return np.array(_host(self))
+        record("d2h", "get")
+        return np.array(host(self))
 
     def set(self, array):
         """Host to device, as ``cupy.ndarray.set``."""
-        _host(self)[...] = array
+        record("h2d", "set")
+        host(self)[...] = array
 
     def __getitem__(self, key):
-        return _wrap(super().__getitem__(_host_key(key)))
+        result = _wrap(super().__getitem__(_host_key(key)))
+        if not _basic(key):   # an index array: CuPy gathers with a kernel of its own
+            record("generic", "getitem")
+        return result
 
     def __setitem__(self, key, value):
-        super().__setitem__(_host_key(key), _host(value) if isinstance(value, DeviceArray)
+        record("generic", "setitem")   # a copy or a fill kernel
+        super().__setitem__(_host_key(key), host(value) if isinstance(value, DeviceArray)
                             else value)
+
+    # ---- methods that launch a kernel or copy, counted; views are not ----
+    def copy(self, order="C"):
+        record("generic", "copy")
+        return super().copy(order)
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
+        if copy or np.dtype(dtype) != self.dtype:
+            record("generic", "astype")
+        return super().astype(dtype, order=order, casting=casting, subok=subok, copy=copy)
+
+    def fill(self, value):
+        record("generic", "fill")
+        super().fill(value)
+
+    def reshape(self, *shape, **kwargs):
+        result = super().reshape(*shape, **kwargs)
+        if not _is_view(result, self):
+            record("generic", "reshape")
+        return result
+
+    def ravel(self, order="C"):
+        result = super().ravel(order)
+        if not _is_view(result, self):
+            record("generic", "ravel")
+        return result
+
+    def flatten(self, order="C"):
+        record("generic", "flatten")
+        return super().flatten(order)
+
+    def item(self, *args):
+        record("d2h", "item")
+        return super().item(*args)
+
+    def tolist(self):
+        record("d2h", "tolist")
+        return super().tolist()
+
+    def __float__(self):
+        record("d2h", "float")
+        return super().__float__()
+
+    def __int__(self):
+        record("d2h", "int")
+        return super().__int__()
+
+    def __bool__(self):
+        record("d2h", "bool")
+        return super().__bool__()
 
     def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
         # NOTE: only the ufunc's name is checked: NumPy's own methods (a.sum() is add.reduce)
@@ -107,8 +324,17 @@ class DeviceArray(np.ndarray):
         _check_name(_cupy, ufunc.__name__, "cupy")
         if method == "at":   # add.at(a, key, values): the key may hold index arrays
             a, key, *rest = inputs
-            getattr(ufunc, method)(_host(a), _host_key(key), *map(_device_operand, rest))
+            getattr(ufunc, method)(host(a), _host_key(key), *map(_device_operand, rest))
             return None
+        record("gemm" if ufunc.__name__ in PRODUCTS else "generic",
+               ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}")
+        if _capture is not None and ufunc is np.matmul and out is None and method == "__call__":
+            # a product in a graph: its output exists now, its numbers at each launch
+            a, b = map(_device_operand, inputs)
+            result = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+                              + (a.shape[-2], b.shape[-1]), np.result_type(a, b))
+            _capture.append(lambda: np.matmul(a, b, out=result, **kwargs))
+            return _wrap(result)
         if out is not None:
             kwargs["out"] = tuple(_device_operand(o) for o in out)
         result = getattr(ufunc, method)(*map(_device_operand, inputs), **kwargs)
@@ -119,10 +345,12 @@ class DeviceArray(np.ndarray):
     def __array_function__(self, func, types_, args, kwargs):
         # np.concatenate(device arrays) and friends: CuPy dispatches them to its own function
         _check_path(func.__module__, func.__name__)
-        return _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
+        result = _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
+        _record_call(func.__name__, result, (args, kwargs))
+        return result
 
 
-def _host(a):
+def host(a):
     """The NumPy view of a device array's memory (the emulator's 'device memory')."""
     return np.ndarray.view(a, np.ndarray)
 
@@ -130,18 +358,25 @@ def _host(a):
 def _device_operand(x):
     """x as a NumPy operand; a host array among device operands is CuPy's TypeError."""
     if isinstance(x, DeviceArray):
-        return _host(x)
+        return host(x)
     if isinstance(x, np.ndarray):
         raise TypeError(f"Unsupported type {type(x)}: a host numpy.ndarray among CuPy "
                         f"operands (move it with cupy.asarray first)")
     return x
 
 
+def _basic(key):
+    """True for an index of ints, slices, None and Ellipsis: a view, no kernel."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice))
+               for k in keys)
+
+
 def _host_key(key):
     """An index with device index arrays seen as NumPy ones (CuPy takes host ones too)."""
     if isinstance(key, tuple):
         return tuple(_host_key(k) for k in key)
-    return _host(key) if isinstance(key, DeviceArray) else key
+    return host(key) if isinstance(key, DeviceArray) else key
 
 
 def _unwrap(obj):
@@ -198,7 +433,7 @@ class _Ufunc:
                     f"cupy.{self.ufunc.__name__}")
         if method == "at":   # add.at(a, key, values): the key may hold index arrays
             def at(a, key, *values):
-                self.ufunc.at(_host(a), _host_key(key), *_unwrap(values))
+                self.ufunc.at(host(a), _host_key(key), *_unwrap(values))
             return at
         bound = getattr(self.ufunc, method)
         return lambda *args, **kwargs: _call(bound, args, kwargs)
@@ -206,7 +441,9 @@ class _Ufunc:
 
 def _call(fn, args, kwargs):
     """fn on NumPy operands, the result as device arrays; host arrays refused, as by CuPy."""
-    return _wrap(fn(*_unwrap(args), **_unwrap(kwargs)))
+    result = _wrap(fn(*_unwrap(args), **_unwrap(kwargs)))
+    _record_call(getattr(fn, "__name__", "call"), result, (args, kwargs))
+    return result
 
 
 class _Namespace(types.ModuleType):
@@ -256,13 +493,17 @@ def asarray(a, dtype=None, order=None):
 
 
 def array(obj, dtype=None, copy=True, order="K", ndmin=0):
-    source = _host(obj) if isinstance(obj, DeviceArray) else obj
+    on_device = isinstance(obj, DeviceArray)
+    record("generic" if on_device else "h2d", "array")
+    source = host(obj) if on_device else obj
     return np.array(source, dtype=dtype, copy=copy, order=order, ndmin=ndmin).view(DeviceArray)
 
 
 def asnumpy(a):
     """Device to host."""
-    return np.array(_host(a)) if isinstance(a, DeviceArray) else np.asarray(a)
+    if isinstance(a, DeviceArray):
+        record("d2h", "asnumpy")
+    return np.array(host(a)) if isinstance(a, DeviceArray) else np.asarray(a)
 
 
 def ascontiguousarray(a, dtype=None):
@@ -311,6 +552,8 @@ def get_elapsed_time(start, end):
 
 
 def _synchronize_device():
+    if _capture is not None:
+        raise RuntimeError("cudaErrorStreamCaptureUnsupported: a synchronize during capture")
     Event.synchronized = Event.recorded
 
 
@@ -328,7 +571,8 @@ module.ascontiguousarray, module.get_array_module = ascontiguousarray, get_array
 module.cuda = types.SimpleNamespace(
     runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=_synchronize_device,
                                   getDeviceProperties=lambda i: {"name": b"CuPy double"}),
-    Event=Event, get_elapsed_time=get_elapsed_time, Device=Device)
+    Event=Event, get_elapsed_time=get_elapsed_time, Device=Device, Stream=Stream, Graph=Graph,
+    get_current_stream=get_current_stream)
 _linalg = types.SimpleNamespace(COMPUTE_TYPE_DEFAULT=0, COMPUTE_TYPE_TF32=1,
                                 set_compute_type=lambda dtype, mode: None)
 module._core = types.SimpleNamespace(_routines_linalg=_linalg)
