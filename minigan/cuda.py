@@ -224,50 +224,80 @@ def launch(file, name, dtype, blocks, *args):
     without an error.
     """
     global launches
-    dtype = np.dtype(dtype)
-    check_arguments(name, dtype, args, parameters(file, name))
-    runtime.function(file, name, dtype)((blocks,), (THREADS,), args)
+    kernel = _kernels.get((file, name, dtype, runtime))
+    if kernel is None:
+        kernel = _kernels[file, name, dtype, runtime] = Kernel(file, name, np.dtype(dtype))
+    kernel.check(args)
+    kernel.function((blocks,), (THREADS,), args)
     launches += 1
 
 
 launches = 0   # our kernels launched so far in this process (benchmarks/gan_step.py reads it)
-
+_kernels = {}  # (file, name, dtype, runtime) -> Kernel: a launch is a lookup, a check, a call
 
 # NOTE: an absent optional array goes to a kernel as an 8-byte zero, NULL. CuPy 14 would
 # pass None as NULL too (CuPy 13 passed 0xffffffff); a typed zero is checked like any scalar.
 NULL = np.uint64(0)
 
 
-def check_arguments(name, dtype, args, params):
-    """Raise unless each argument is what parameter ``params[i]`` of a ``name<T>`` kernel
-    reads, with T = ``dtype``: for a pointer, a device array of its type that is dense and
-    C-ordered (or NULL); otherwise a NumPy scalar of exactly its C type."""
-    if dtype not in _CTYPE:
-        raise TypeError(f"kernel {name}: no instance for dtype {dtype} (float32 and float64 "
-                        f"only)")
-    if len(args) != len(params):
-        raise TypeError(f"kernel {name} takes {len(params)} arguments, got {len(args)}")
-    for i, (a, (pname, ctype, pointer)) in enumerate(zip(args, params)):
-        expected = dtype if ctype == "T" else _PARAMETER_TYPES[ctype]
-        where = f"kernel {name}<{_CTYPE[dtype]}>: argument {i} ({pname})"
-        if runtime.handles(a):
-            if not pointer:
-                raise TypeError(f"{where} is a {ctype}, got a device array")
-            if a.dtype != expected:
-                raise TypeError(f"{where} has dtype {a.dtype}, expected {expected}")
-            if not a.flags.c_contiguous:
-                raise ValueError(f"{where} of shape {tuple(a.shape)} and strides {a.strides} "
-                                 f"is not dense and C-ordered")
-        elif isinstance(a, np.generic):
-            if pointer and not (type(a) is np.uint64 and a == 0):
-                raise TypeError(f"{where} is a {ctype} array; got a {a.dtype} scalar (only "
-                                f"NULL, np.uint64(0), stands for no array)")
-            if not pointer and a.dtype != expected:
-                raise TypeError(f"{where} is a {ctype}, got {a.dtype} (scalars go as NumPy "
-                                f"scalars of exactly the parameter's type)")
-        else:
-            raise TypeError(f"{where} is a {type(a).__name__}; a kernel takes device arrays "
-                            f"and NumPy scalars of its parameters' C types")
+class Kernel:
+    """One kernel instance, ``name<dtype>``: its handle and what each parameter takes."""
+
+    def __init__(self, file, name, dtype):
+        if dtype not in _CTYPE:
+            raise TypeError(f"kernel {name}: no instance for dtype {dtype} (float32 and "
+                            f"float64 only)")
+        self.name, self.dtype = name, dtype
+        self.params = parameters(file, name)
+        # per parameter: (is a pointer, the dtype it takes, the NumPy scalar type it takes)
+        self.takes = [(pointer, dtype if ctype == "T" else _PARAMETER_TYPES[ctype])
+                      for _, ctype, pointer in self.params]
+        self.takes = [(pointer, d, d.type) for pointer, d in self.takes]
+        self.function = runtime.function(file, name, dtype)
+
+    def check(self, args):
+        """Raise unless each argument is what its parameter reads, with T = the dtype: for a
+        pointer, a device array of its type that is dense and C-ordered (or NULL); otherwise
+        a NumPy scalar of exactly its C type.
+
+        NOTE: every launch pays for this loop, so the passing case only compares; the
+        messages are written (by ``_refuse``) only for an argument that fails.
+        """
+        if len(args) != len(self.takes):
+            raise TypeError(f"kernel {self.name} takes {len(self.takes)} arguments, got "
+                            f"{len(args)}")
+        handles = runtime.handles
+        for a, (pointer, dtype, scalar) in zip(args, self.takes):
+            if pointer:
+                if handles(a) and a.dtype == dtype and a.flags.c_contiguous:
+                    continue
+                if type(a) is np.uint64 and a == 0:   # NULL
+                    continue
+            elif type(a) is scalar:
+                continue
+            i = next(i for i, b in enumerate(args) if b is a)
+            pname, ctype, _ = self.params[i]
+            _refuse(f"kernel {self.name}<{_CTYPE[self.dtype]}>: argument {i} ({pname})", a,
+                    ctype, pointer, dtype)
+
+
+def _refuse(where, a, ctype, pointer, expected):
+    """The error for an argument that ``Kernel.check`` did not pass."""
+    if runtime.handles(a):
+        if not pointer:
+            raise TypeError(f"{where} is a {ctype}, got a device array")
+        if a.dtype != expected:
+            raise TypeError(f"{where} has dtype {a.dtype}, expected {expected}")
+        raise ValueError(f"{where} of shape {tuple(a.shape)} and strides {a.strides} is not "
+                         f"dense and C-ordered")
+    if isinstance(a, np.generic):
+        if pointer:
+            raise TypeError(f"{where} is a {ctype} array; got a {a.dtype} scalar (only NULL, "
+                            f"np.uint64(0), stands for no array)")
+        raise TypeError(f"{where} is a {ctype}, got {a.dtype} (scalars go as NumPy scalars of "
+                        f"exactly the parameter's type)")
+    raise TypeError(f"{where} is a {type(a).__name__}; a kernel takes device arrays and NumPy "
+                    f"scalars of its parameters' C types")
 
 
 def kernel_dtype(op, **tensors):

@@ -15,7 +15,10 @@ when the budget left is shorter than its limit):
   profile    examples/graph_picture.py --profile: the per-op table of one dcgan28 step,
              timed by CUDA events (into profile.txt beside the log)
   race       benchmarks/gan_step.py on the GPU against PyTorch (the GAN and WGAN-GP steps):
-             total, host and CUDA-event GPU time per step
+             total, host and CUDA-event GPU time per step, and launches per step
+  graph      the captured step (minigan.cuda.CapturedStep): train_dcgan.py --cuda-graph
+             against the same run eager, bit for bit, with each one's ms/step; then the
+             race of the GAN steps as CUDA graphs, minigan's against PyTorch's
 
 The full log goes to $OUT/gpu_check.log (or --out), the table to $OUT/gpu_check.json and
 to the screen. --emulated runs every part on the CPU through tests/cuda_emu (the CuPy
@@ -40,13 +43,21 @@ SIZES = {
                 train=["--limit", "4096"],
                 race=["--case", "mlp-gan", "dcgan28", "dcgan64", "wgan28", "wgan64",
                       "--batch-for", "mlp-gan=64", "dcgan28=128", "dcgan64=128", "wgan28=64",
-                      "wgan64=64", "--repeats", "10"]),
+                      "wgan64=64", "--repeats", "10"],
+                graph_steps=20,
+                graph_race=["--case", "dcgan28", "mlp-gan", "dcgan64", "--batch-for",
+                            "mlp-gan=64", "dcgan28=128", "dcgan64=128", "--repeats", "5",
+                            "--rounds", "2"]),
     True: dict(step=("dcgan28", 4, 4), penalty=(28, 4, 4), train_steps=(2, 4),
                train=["--limit", "64", "--ngf", "8", "--ndf", "8", "--batch-size", "8"],
                race=["--case", "dcgan28", "wgan28", "--batch", "4", "--repeats", "2",
-                     "--rounds", "1", "--warmup", "1"]),
+                     "--rounds", "1", "--warmup", "1"],
+               graph_steps=4,
+               graph_race=["--case", "dcgan28", "--batch", "4", "--repeats", "1", "--rounds",
+                           "1", "--warmup", "3"]),
 }
-LIMITS = dict(tests=170, step=70, penalties=45, train=120, profile=20, race=110)   # s; sum 535
+LIMITS = dict(tests=150, step=60, penalties=40, train=100, profile=20, race=85,
+              graph=80)   # s; sum 535
 # The bound on max |GPU - CPU| / max |CPU| of each array, TF32 off, against the CPU in float64.
 # In float64 the two devices differ only in the order of their sums: a tight bound. float32
 # rounds every sum, and a D gradient within rounding of 0 can flip the sign of its first Adam
@@ -302,8 +313,39 @@ class Check:
                                           *SIZES[self.emulated]["race"]), self.until(end))
         lines = [line for line in output.splitlines()
                  if line.split()[:1] and line.split()[0] in ("mlp-gan", "dcgan28", "dcgan64",
-                                                             "wgan28", "wgan64")]
+                                                             "wgan28", "wgan64", "launches")]
         return rc == 0, "; ".join(" ".join(line.split()) for line in lines) or "no timings"
+
+    def graph(self, end):
+        """train_dcgan.py --cuda-graph against eager, bit for bit; then the graph race."""
+        sizes = SIZES[self.emulated]
+        steps = sizes["graph_steps"]
+        common = ["--dataset", "synthetic", "--device", "cuda", "--sample-every", "0",
+                  "--log-every", str(steps), "--checkpoint-every", str(steps), "--steps", steps,
+                  *sizes["train"]]
+        script, ms = ROOT / "examples" / "train_dcgan.py", {}
+        with tempfile.TemporaryDirectory(prefix="gpu_check_graph") as scratch:
+            work = Path(scratch)
+            for name, flags in (("eager", []), ("graph", ["--cuda-graph"])):
+                rc, output = self.run(self.python(script, *common, "--out", work / name, *flags),
+                                      self.until(end))
+                if rc != 0:
+                    return False, f"train_dcgan {name}: exit {rc}: " + \
+                        (output.strip().splitlines() or [""])[-1]
+                done = [line for line in output.splitlines() if line.startswith("done:")]
+                ms[name] = done[-1].split("(")[1].split(")")[0] if done else "?"
+            name = f"checkpoint-{steps:07d}.npz"
+            eager, graph = (checkpoint_arrays(work / d / name) for d in ("eager", "graph"))
+        same = bit_identical(eager, graph)
+        rc, output = self.run(self.python(ROOT / "benchmarks" / "gan_step.py", "--device", "cuda",
+                                          "--graph", *sizes["graph_race"]), self.until(end))
+        lines = [" ".join(line.split()) for line in output.splitlines()
+                 if line.split()[:1] and line.split()[0] in ("mlp-gan", "dcgan28", "dcgan64",
+                                                             "launches")]
+        return same and rc == 0, (f"{steps} steps --cuda-graph = eager, bit for bit: {same} "
+                                  f"({len(eager)} arrays; eager {ms['eager']}, graph "
+                                  f"{ms['graph']}); race as graphs: " +
+                                  ("; ".join(lines) or f"exit {rc}"))
 
     def table(self):
         print(f"\n{'part':<10} {'result':<7} {'seconds':>7}  detail")
@@ -372,7 +414,8 @@ def main():
         return 1
     bodies = dict(tests=check.tests, step=lambda end: check.in_child("step", end),
                   penalties=lambda end: check.in_child("penalties", end),
-                  train=check.train, profile=check.profile, race=check.race)
+                  train=check.train, profile=check.profile, race=check.race,
+                  graph=check.graph)
     for name in args.parts:
         check.part(name, LIMITS[name], bodies[name])
     check.table()
