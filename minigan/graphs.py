@@ -58,6 +58,9 @@ class CapturedStep:
     def __call__(self):
         self.steps += 1
         if self.graph is None and self.steps <= self.warmup:
+            # NOTE: a non-blocking stream does not wait for the default one: the models and
+            # the data must be there first
+            backend.cupy.cuda.get_current_stream().synchronize()
             with self.stream:   # NOTE: the pool keeps free blocks per stream: warm up on it
                 values = self.body(*self.inputs())
             self.stream.synchronize()
@@ -72,7 +75,9 @@ class CapturedStep:
                 fn()
         self.graph.launch(stream=backend.cupy.cuda.get_current_stream())
         self.replays += 1
-        return {name: None if v is None else tensor.Tensor(cuda.copy(cuda.empty_like(v.data), v.data))
+        # the values out of the graph's buffers: the next replay writes over them
+        return {name: None if v is None else tensor.Tensor(cuda.copy(cuda.empty_like(v.data),
+                                                                     v.data))
                 for name, v in self.static_values.items()}
 
     def _capture(self):

@@ -181,7 +181,8 @@ def device_array(shape, dtype=np.float32):
 
 
 @pytest.mark.parametrize("position, bad, error, match", [
-    (0, lambda: device_array((4, 3)).T, ValueError, r"argument 0 \(x\) of shape \(3, 4\).*not dense"),
+    (0, lambda: device_array((4, 3)).T, ValueError,
+     r"argument 0 \(x\) of shape \(3, 4\).*not dense"),
     (0, lambda: cupy_double.module.broadcast_to(device_array((1, 3)), (4, 3)), ValueError,
      "not dense and C-ordered"),
     (0, lambda: device_array((4, 3))[:, ::2], ValueError, "not dense and C-ordered"),
