@@ -95,7 +95,7 @@ def test_nvrtc_compiles_every_kernel_as_minigan_asks(nvrtc_only, file, arch):
     # what RawModule(code, options, name_expressions).get_function does first (cupy/_core/raw.pyx)
     try:
         cupy._core.core.compile_with_cache(
-            cuda.source(file), cuda.OPTIONS, prepend_cupy_headers=False, backend="nvrtc",
+            cuda.source(file), cuda.options(file), prepend_cupy_headers=False, backend="nvrtc",
             name_expressions=names, jitify=False)
     except TypeError as e:   # the stand-in Module handed back where CuPy's own is typed
         assert "Module" in str(e), e

@@ -62,7 +62,7 @@ def test_a_replay_is_one_graph_launch_and_no_generic_call(emulated):
         dcgan64_step(emulated)[0](1)
     with cupy_double.counting() as replay:
         step(4)
-    assert replay["generic"] == 0 and replay["d2h"] == 0, replay
+    assert replay["generic"] == 0 and replay["d2h"] == 0 and replay["h2d"] == 0, replay
     # outside the graph: the batch, the noise, their copies into the graph's buffers and the
     # copies of the values out
     assert replay["kernel"] <= 10 < eager["kernel"], (replay, eager)

@@ -153,7 +153,9 @@ def test_wgan_gp_steps_reduce_the_penalty_of_a_steep_critic():
     D = models.WGANCritic(28, ndf=4)
     for p in D.parameters():
         p.data *= 30   # ‖∇D‖ ≫ 1
-    opt = minigan.optim.Adam(D.parameters(), lr=1e-3, betas=(0.0, 0.9))
+    # NOTE: at lr 1e-3 six steps move the penalty less than its noise (a fresh ε each step):
+    # the test passed or failed by the seed's stream; at 3e-2 it halves for every seed tried
+    opt = minigan.optim.Adam(D.parameters(), lr=3e-2, betas=(0.0, 0.9))
     real, fake = minigan.rand(8, 1, 28, 28) * 2 - 1, minigan.rand(8, 1, 28, 28) * 2 - 1
     penalties = []
     for _ in range(6):
@@ -162,7 +164,7 @@ def test_wgan_gp_steps_reduce_the_penalty_of_a_steep_critic():
         gp.backward()
         opt.step()
         penalties.append(gp.item())
-    assert np.isfinite(penalties).all() and penalties[-1] < penalties[0]
+    assert np.isfinite(penalties).all() and penalties[-1] < penalties[0] / 2
 
 
 # ---- the critic ----
