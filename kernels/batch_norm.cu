@@ -6,8 +6,15 @@
 //   inv_std = 1 / sqrt(var + eps),  x_hat = (x - mean) * inv_std,  y = gamma * x_hat + beta
 //   ggamma = sum(gy * x_hat),  gbeta = sum(gy)
 //   gx = gamma * inv_std * (gy - (x_hat * ggamma + gbeta) / m)
-// The per-channel sums run one block per channel with a fixed shared-memory tree: the result
-// does not depend on timing (no atomics).
+// The per-channel sums run in two stages, so that they fill the card when the channels alone
+// would not (64 channels on a 132-SM H200): stage 1 splits each channel's m values into P
+// parts of ceil(m / P) consecutive values (in (n, s) order) and gives each part a block, with a
+// fixed shared-memory tree; stage 2 adds each channel's P partial results in order, one thread
+// per channel. P depends only on the shape (minigan/cuda.py, channel_parts), so the result
+// does not depend on timing or on the card: no atomics, the same bits on every rerun.
+// With P = 1 the statistics are the two-pass formula above exactly; with P > 1 the variance is
+// Chan's combination of the parts' (n_p, mean_p, M2_p), the same sum of squares regrouped:
+//   sum((x - mean)^2) = sum over p of [M2_p + n_p (mean_p - mean)^2]
 
 #define BN_THREADS 256
 
@@ -24,26 +31,59 @@ __device__ T block_sum(T value, T* shared) {
     return total;
 }
 
-// one block per channel: mean, biased var, inv_std; and the running statistics if given
+// Stage 1 of the statistics, one block per (channel c, part p): the part's count n_p, sum and
+// M2_p = sum((x - mean_p)^2) about its own mean mean_p = sum / n_p (two passes over the part)
 template <typename T>
-__global__ void batch_norm_forward_stats(const T* __restrict__ x, T* __restrict__ mean,
+__global__ void batch_norm_forward_partial_stats(const T* __restrict__ x, T* __restrict__ partial,
+                                                 long long N, long long C, long long S,
+                                                 long long P) {
+    __shared__ T shared[BN_THREADS];
+    const long long m = N * S, chunk = (m + P - 1) / P;
+    for (long long b = blockIdx.x; b < C * P; b += gridDim.x) {
+        const long long c = b / P, k0 = (b % P) * chunk;
+        const long long k1 = k0 + chunk < m ? k0 + chunk : m;   // the last parts may be short
+        T acc = T(0);
+        for (long long k = k0 + threadIdx.x; k < k1; k += blockDim.x)
+            acc += x[((k / S) * C + c) * S + k % S];
+        const T sum = block_sum(acc, shared);
+        const T mean_p = k1 > k0 ? sum / T(k1 - k0) : T(0);
+        acc = T(0);
+        for (long long k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
+            const T d = x[((k / S) * C + c) * S + k % S] - mean_p;
+            acc += d * d;
+        }
+        const T m2 = block_sum(acc, shared);
+        if (threadIdx.x == 0) {
+            partial[2 * b] = sum;
+            partial[2 * b + 1] = m2;
+        }
+    }
+}
+
+// Stage 2, one thread per channel, adding its P parts in order (Chan's combination):
+//   mean = sum of the parts' sums / m,  var = sum over p of (M2_p + n_p (mean_p - mean)^2) / m
+// then inv_std, and the running statistics if given
+template <typename T>
+__global__ void batch_norm_forward_stats(const T* __restrict__ partial, T* __restrict__ mean,
                                          T* __restrict__ var, T* __restrict__ inv_std,
                                          T* __restrict__ running_mean,
                                          T* __restrict__ running_var, T momentum, T eps,
-                                         long long N, long long C, long long S) {
-    __shared__ T shared[BN_THREADS];
-    const long long c = blockIdx.x, m = N * S;
-    T acc = T(0);
-    for (long long k = threadIdx.x; k < m; k += blockDim.x)
-        acc += x[((k / S) * C + c) * S + k % S];
-    const T mu = block_sum(acc, shared) / T(m);
-    acc = T(0);
-    for (long long k = threadIdx.x; k < m; k += blockDim.x) {
-        T d = x[((k / S) * C + c) * S + k % S] - mu;
-        acc += d * d;
-    }
-    const T v = block_sum(acc, shared) / T(m);
-    if (threadIdx.x == 0) {
+                                         long long m, long long C, long long P) {
+    const long long chunk = (m + P - 1) / P;
+    for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < C;
+         c += (long long)blockDim.x * gridDim.x) {
+        const T* part = partial + 2 * c * P;
+        T sum = T(0);
+        for (long long p = 0; p < P; ++p) sum += part[2 * p];
+        const T mu = sum / T(m);
+        T m2 = T(0);
+        for (long long p = 0; p < P; ++p) {
+            const long long k0 = p * chunk, k1 = k0 + chunk < m ? k0 + chunk : m;
+            const long long n_p = k1 > k0 ? k1 - k0 : 0;    // as stage 1 split them
+            const T d = n_p > 0 ? part[2 * p] / T(n_p) - mu : T(0);
+            m2 += part[2 * p + 1] + T(n_p) * d * d;
+        }
+        const T v = m2 / T(m);
         mean[c] = mu;
         var[c] = v;
         inv_std[c] = T(1) / sqrt(v + eps);
@@ -71,22 +111,43 @@ __global__ void batch_norm_forward_normalize(const T* __restrict__ x, const T* _
     }
 }
 
-// one block per channel: ggamma = sum(gy x_hat), gbeta = sum(gy)
+// Stage 1, one block per (channel, part): the part's sums of gy x_hat and of gy
 template <typename T>
-__global__ void batch_norm_backward_reduce(const T* __restrict__ gy, const T* __restrict__ x_hat,
-                                           T* __restrict__ ggamma, T* __restrict__ gbeta,
-                                           long long N, long long C, long long S) {
+__global__ void batch_norm_backward_partial_sums(const T* __restrict__ gy,
+                                                 const T* __restrict__ x_hat,
+                                                 T* __restrict__ partial, long long N,
+                                                 long long C, long long S, long long P) {
     __shared__ T shared[BN_THREADS];
-    const long long c = blockIdx.x, m = N * S;
-    T acc_gamma = T(0), acc_beta = T(0);
-    for (long long k = threadIdx.x; k < m; k += blockDim.x) {
-        const long long i = ((k / S) * C + c) * S + k % S;
-        acc_gamma += gy[i] * x_hat[i];
-        acc_beta += gy[i];
+    const long long m = N * S, chunk = (m + P - 1) / P;
+    for (long long b = blockIdx.x; b < C * P; b += gridDim.x) {
+        const long long c = b / P, k0 = (b % P) * chunk;
+        const long long k1 = k0 + chunk < m ? k0 + chunk : m;   // the last parts may be short
+        T acc_gamma = T(0), acc_beta = T(0);
+        for (long long k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
+            const long long i = ((k / S) * C + c) * S + k % S;
+            acc_gamma += gy[i] * x_hat[i];
+            acc_beta += gy[i];
+        }
+        const T sum_gamma = block_sum(acc_gamma, shared);
+        const T sum_beta = block_sum(acc_beta, shared);
+        if (threadIdx.x == 0) {
+            partial[2 * b] = sum_gamma;
+            partial[2 * b + 1] = sum_beta;
+        }
     }
-    const T sum_gamma = block_sum(acc_gamma, shared);
-    const T sum_beta = block_sum(acc_beta, shared);
-    if (threadIdx.x == 0) {
+}
+
+// Stage 2, one thread per channel: ggamma = sum(gy x_hat), gbeta = sum(gy), its P parts in order
+template <typename T>
+__global__ void batch_norm_backward_reduce(const T* __restrict__ partial, T* __restrict__ ggamma,
+                                           T* __restrict__ gbeta, long long C, long long P) {
+    for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < C;
+         c += (long long)blockDim.x * gridDim.x) {
+        T sum_gamma = T(0), sum_beta = T(0);
+        for (long long p = 0; p < P; ++p) {
+            sum_gamma += partial[2 * (c * P + p)];
+            sum_beta += partial[2 * (c * P + p) + 1];
+        }
         ggamma[c] = sum_gamma;
         gbeta[c] = sum_beta;
     }

@@ -216,6 +216,18 @@ def full(shape, value, dtype):
     return out
 
 
+# NOTE: per-channel sums (kernels/batch_norm.cu, kernels/reduce.cu's sum_channels) run in two
+# stages, so that a few channels still fill the card: stage 1 aims at about 4 blocks per SM of a
+# 132-SM H200, each part at least 2048 values. Constants, not the card's own count: the parts,
+# and so the bits, are the same on every card and every rerun.
+PART_BLOCKS, MIN_PART = 528, 2048
+
+
+def channel_parts(c, m):
+    """P: into how many parts stage 1 of a per-channel sum splits each of c channels' m values."""
+    return max(1, min(-(-PART_BLOCKS // c), -(-m // MIN_PART)))
+
+
 def blocks_for(n, threads=THREADS):
     """Blocks for n items, one per thread; past MAX_BLOCKS the kernels' grid-stride loops go on."""
     return max(1, min(MAX_BLOCKS, (n + threads - 1) // threads))
@@ -240,6 +252,17 @@ def launch(file, name, dtype, blocks, *args):
 
 
 launches = 0   # our kernels launched so far in this process (benchmarks/gan_step.py reads it)
+products = 0   # and cuBLAS products, through ``product``
+
+
+def product(a, b):
+    """a @ b of two device arrays: cuBLAS, through cupy.matmul; counted in ``products``."""
+    global products
+    products += 1
+    out = a @ b
+    if kept is not None:   # NOTE: as ``empty``'s arrays: a captured graph writes here each replay
+        kept.append(out)
+    return out
 _kernels = {}  # (file, name, dtype, runtime) -> Kernel: a launch is a lookup, a check, a call
 
 # NOTE: an absent optional array goes to a kernel as an 8-byte zero, NULL. CuPy 14 would

@@ -23,6 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from . import cuda
+
 _threads = os.cpu_count() or 1
 SMALL = 1 << 17           # elements of work below which one thread does it
 SMALL_PRODUCT = 1 << 23   # multiply-adds of a product below which one thread does it
@@ -129,8 +131,10 @@ def matmul(a, b):
     NOTE: each range is one single-threaded BLAS call, out= its own part of the result;
     BLAS takes a transposed a or b by flag, so views cost no copy.
     """
+    if cuda.on_device(a):
+        return cuda.product(a, b)   # CuPy's arrays: one cuBLAS call as they come
     if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 2):
-        return a @ b   # a stack of matrices, or CuPy's arrays: one call as it comes
+        return a @ b   # a stack of matrices: one call
     m, n = a.shape[0], b.shape[1]
     if _threads < 2 or not _own_blas() or m * n * a.shape[1] < SMALL_PRODUCT:
         return a @ b

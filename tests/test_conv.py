@@ -263,3 +263,46 @@ def test_output_padding_may_reach_stride_when_below_dilation():
     y = F.conv_transpose2d(minigan.zeros(1, 1, 3, 3), minigan.zeros(1, 1, 2, 2), stride=1,
                            output_padding=1, dilation=2)
     assert y.shape == (1, 1, 6, 6)
+
+
+# ---- the CUDA movers: tiles of 32 × 32 through shared memory, against the NumPy movers ----
+# shapes that end mid-tile on both axes (33 images, 35 pixels a row), strides, padding, dilation
+MOVER_CASES = [
+    # (N, C, H, W), kernel, stride, padding, dilation
+    ((33, 2, 7, 5), (3, 2), (1, 1), (1, 0), (1, 1)),
+    ((3, 3, 9, 11), (4, 4), (2, 2), (1, 1), (1, 1)),
+    ((40, 1, 6, 6), (2, 3), (2, 1), (0, 2), (2, 1)),
+]
+
+
+@pytest.mark.parametrize("x_shape, kernel, stride, padding, dilation", MOVER_CASES)
+def test_cuda_movers_equal_the_numpy_movers_across_tile_edges(gpu, x_shape, kernel, stride,
+                                                              padding, dilation):
+    from minigan.ops.conv import CUDA_MOVERS, NUMPY_MOVERS, conv_outsize
+    rng = np.random.default_rng(0)
+    n, c, h, w = x_shape
+    out_size = tuple(conv_outsize(*a) for a in zip((h, w), kernel, stride, padding, dilation))
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    cols = rng.standard_normal((c, *kernel, *out_size, n)).astype(np.float32)
+    bias = rng.standard_normal(c).astype(np.float32)
+
+    def on_gpu(a):
+        return minigan.tensor(a, device=gpu).data
+
+    def both(name, *args, **kwargs):
+        """NumPy's and the kernel's result, the kernel run twice: it must repeat bit for bit."""
+        expected = getattr(NUMPY_MOVERS, name)(*args, **kwargs)
+        gpu_args = [on_gpu(a) if isinstance(a, np.ndarray) else a for a in args]
+        gpu_kwargs = {k: on_gpu(a) for k, a in kwargs.items()}
+        got = [minigan.tensor(getattr(CUDA_MOVERS, name)(*gpu_args, **gpu_kwargs)).cpu().numpy()
+               for _ in range(2)]
+        np.testing.assert_array_equal(got[0], got[1])
+        return expected, got[0]
+
+    # pure moves: the same bits; col2im adds its taps in the same order as NumPy does
+    for expected, got in (both("im2col", x, kernel, stride, padding, dilation, out_size),
+                          both("to_batch_last", x),
+                          both("from_batch_last", x.transpose(1, 2, 3, 0).copy(), bias=bias)):
+        np.testing.assert_array_equal(got, expected)
+    expected, got = both("col2im", cols, (h, w), stride, padding, dilation, bias=bias)
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)

@@ -103,7 +103,8 @@ def test_bce_with_logits_reduction_over_many_blocks(gpu):
     assert_close(reference, ours, rtol=1e-12)
 
 
-@pytest.mark.parametrize("shape", [(6, 4), (3, 5, 4, 3)])
+# the last: 4495 values a channel, so the two-stage sums split each channel into 3 parts
+@pytest.mark.parametrize("shape", [(6, 4), (3, 5, 4, 3), (5, 3, 29, 31)])
 def test_batch_norm_training_kernels(gpu, shape):
     x = (rng.standard_normal(shape) * 3 + 1).astype(np.float32)
     gamma = rng.uniform(0.5, 1.5, shape[1]).astype(np.float32)
@@ -122,6 +123,46 @@ def test_batch_norm_training_kernels(gpu, shape):
     for a, b in zip(*results):
         assert not np.isnan(b).any()
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+
+
+def test_batch_norm_statistics_in_parts_are_exact_and_repeat(gpu):
+    assert cuda.channel_parts(64, 128 * 32 * 32) == 9     # dcgan64's widest BN: 576 blocks, not 64
+    assert cuda.channel_parts(512, 128 * 4 * 4) == 1      # enough channels: one part each
+    shape = (5, 3, 29, 31)
+    assert cuda.channel_parts(3, 5 * 29 * 31) == 3        # parts of 1499, 1499 and 1497 values
+    # NOTE: far from 0, as activations may be: a one-pass Σx² - (Σx)²/m would lose the variance
+    x = (1000 + rng.standard_normal(shape)).astype(np.float32)
+    runs = []
+    for _ in range(2):
+        rv = minigan.tensor(np.ones(3, np.float32), device=gpu)
+        y = F.batch_norm(minigan.tensor(x, device=gpu), None, rv, training=True, momentum=1.0)
+        runs.append((y.cpu().numpy(), rv.cpu().numpy()))
+    for a, b in zip(*runs):                       # the same bits on a rerun
+        np.testing.assert_array_equal(a, b)
+    x64 = x.astype(np.float64)
+    np.testing.assert_allclose(runs[0][1], x64.var(axis=(0, 2, 3), ddof=1), rtol=2e-5)
+    mean = x64.mean(axis=(0, 2, 3), keepdims=True)
+    x_hat = (x64 - mean) / np.sqrt(x64.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
+    np.testing.assert_allclose(runs[0][0], x_hat, atol=2e-3)
+
+
+@pytest.mark.parametrize("shape", [(4, 3, 5), (5, 3, 29, 31)])
+def test_sum_over_all_but_the_channels_runs_on_its_kernels(gpu, shape, monkeypatch):
+    # a conv's gb; the second shape has 4495 values a channel: three parts each
+    from minigan.ops.reduce import Sum
+    x = rng.standard_normal(shape)
+    axes = (0,) + tuple(range(2, len(shape)))
+    expected = minigan.tensor(x).sum(axes).numpy()
+
+    def no_fallback(self, x):
+        raise AssertionError("Sum over all axes but 1 fell back to CuPy's sum")
+    monkeypatch.setattr(Sum, "forward", no_fallback)
+    t = minigan.tensor(x, device=gpu, requires_grad=True)
+    y = t.sum(axes)
+    y.backward(minigan.tensor(np.arange(3.0), device=gpu))
+    np.testing.assert_allclose(y.cpu().numpy(), expected, rtol=1e-12)
+    np.testing.assert_array_equal(t.grad.cpu().numpy(), np.broadcast_to(
+        np.arange(3.0).reshape((1, 3) + (1,) * (len(shape) - 2)), shape))
 
 
 def test_batch_norm_eval_kernel(gpu):

@@ -65,12 +65,31 @@ def test_the_counter_sees_every_kind_of_call(emulated):
     assert calls.names["h2d"] == {"array": 1}
     assert calls.names["generic"] == {"reshape": 1, "add": 1, "add.reduce": 1, "zeros": 1}
     assert calls.names["kernel"] == {"fill": 1}
-    assert calls["gemm"] == 1 and calls["d2h"] == 1 and b.shape == (6,)
+    assert calls.names["gemm"] == {"matmul 2-D": 1} and calls["d2h"] == 1 and b.shape == (6,)
+    with cupy_double.counting() as calls:
+        stack = xp.asarray(np.ones((2, 3, 3), np.float32))
+        stack @ stack.transpose(0, 2, 1)                # N-D: CuPy copies the transposed operand
+    assert calls.names["gemm"] == {"matmul 3-D": 1}
+    assert calls.names["generic"] == {"matmul's copy": 1}
 
 
 def test_a_dcgan64_training_step_makes_no_generic_cupy_call(emulated):
     calls = count_one_step(emulated)
     assert calls["kernel"] > 0 and calls["gemm"] > 0, calls
     assert calls["generic"] == 0, f"generic CuPy calls in one dcgan64 step: {calls}"
+    # every product 2-D: cuBLAS takes transposed operands by flag, and allow_tf32 reaches it
+    assert set(calls.names["gemm"]) == {"matmul 2-D"}, calls.names["gemm"]
     # the noise is made on the device, the epoch's order went there once, nothing is read
     assert calls["h2d"] == 0 and calls["d2h"] == 0, calls
+
+
+def test_the_benchmark_counts_our_kernels_and_the_products(emulated):
+    """benchmarks/gan_step.py's "launches per step" line, against the double's own count."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import minigan_steps
+    step = minigan_steps.gan_step("mlp-gan", 4, emulated)
+    step()   # the first step makes Adam's state
+    with cupy_double.counting() as calls:
+        kernels, products = map(int, minigan_steps.launches(step, emulated).split(" + "))
+    assert (kernels, products) == (calls["kernel"], calls["gemm"]), calls
+    assert products > 0 and calls["generic"] == 0, calls

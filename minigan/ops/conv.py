@@ -126,32 +126,45 @@ def from_batch_last(y, bias=None):
 
 
 # ---- the same four movers, as our CUDA kernels (kernels/conv.cu) ----
+# NOTE: the movers tile through shared memory (kernels/conv.cu's TILE): one block per tile
+TILE = 32
+
+
+def _tiles(*sizes):
+    """Blocks for tiles of TILE × TILE over the last two sizes, one per tile, times the rest."""
+    *rest, rows, cols = sizes
+    tiles = int(np.prod(rest, dtype=np.int64)) * -(-rows // TILE) * -(-cols // TILE)
+    return cuda.blocks_for(tiles, threads=1)
+
+
 def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
     n, c, h, w = x.shape
     cols = cuda.empty((c, *kernel, *out_size, n), x.dtype)
-    cuda.launch("conv", "im2col", x.dtype, cuda.blocks_for(cols.size), x, cols,
-                *map(np.int64, (n, c, h, w)), *map(np.int32, (*kernel, *stride, *padding,
-                                                            *dilation)),
-                *map(np.int64, (*out_size, cols.size)))
+    # one block per tile of 32 output pixels × 32 images, for each (c, u, v)
+    cuda.launch("conv", "im2col", x.dtype, _tiles(c, *kernel, out_size[0] * out_size[1], n),
+                x, cols, *map(np.int64, (n, c, h, w)),
+                *map(np.int32, (*kernel, *stride, *padding, *dilation)),
+                *map(np.int64, out_size))
     return cols
 
 
 def col2im_cuda(cols, img_size, stride, padding, dilation, bias=None):
     c, kh, kw, ih, iw, n = cols.shape
     img = cuda.empty((n, c, *img_size), cols.dtype)
-    cuda.launch("conv", "col2im", cols.dtype, cuda.blocks_for(img.size),
+    # one block per tile of 32 pixels × 32 images, for each channel
+    cuda.launch("conv", "col2im", cols.dtype, _tiles(c, img_size[0] * img_size[1], n),
                 cols, cuda.pointer(bias), img, *map(np.int64, (n, c, *img_size)),
                 *map(np.int32, (kh, kw, *stride, *padding, *dilation)),
-                *map(np.int64, (ih, iw, img.size)))
+                *map(np.int64, (ih, iw)))
     return img
 
 
 def _transpose2d_cuda(a, rows, shape, bias=None, per_bias=1):
     """a viewed as (rows, B) -> out (B, rows) shaped ``shape``, + bias[row // per_bias]."""
     out = cuda.empty(shape, a.dtype)
-    cuda.launch("conv", "transpose2d", a.dtype, cuda.blocks_for(a.size),
-                a, cuda.pointer(bias), out, np.int64(rows), np.int64(a.size // rows),
-                np.int64(per_bias))
+    cols = a.size // rows
+    cuda.launch("conv", "transpose2d", a.dtype, _tiles(rows, cols),   # one block per tile
+                a, cuda.pointer(bias), out, np.int64(rows), np.int64(cols), np.int64(per_bias))
     return out
 
 
@@ -172,7 +185,10 @@ def matmul_groups(a, b):
 
 
 def matmul_groups_cuda(a, b):
-    return a @ b   # cuBLAS, batched over the groups
+    """cuBLAS. One group: a 2-D product, where cuBLAS takes a transposed operand by a flag and
+    ``minigan.cuda.matmul.allow_tf32`` applies; several: one batched product, for which CuPy
+    first copies each operand that is not C-ordered, in float32 (never TF32)."""
+    return cuda.product(a[0], b[0])[None] if a.shape[0] == 1 else cuda.product(a, b)
 
 
 # a forward's ``movers``: the four functions that move its pixels and the product, NumPy's

@@ -134,11 +134,17 @@ class BatchNorm(Function):
     def forward_cuda(self, x, gamma, beta):
         n, c, s = x.shape[0], x.shape[1], _spatial(x)
         mu, var, self.inv_std = (cuda.empty(c, x.dtype) for _ in range(3))
-        # one block per channel: μ, σ², 1/√(σ² + eps) and the running statistics
-        cuda.launch("batch_norm", "batch_norm_forward_stats", x.dtype, c,
-                    x, mu, var, self.inv_std, cuda.pointer(self.running_mean),
+        parts = cuda.channel_parts(c, n * s)
+        partial = cuda.empty(2 * c * parts, x.dtype)
+        # stage 1, one block per (channel, part): the part's Σ x and Σ (x - its mean)²
+        cuda.launch("batch_norm", "batch_norm_forward_partial_stats", x.dtype,
+                    cuda.blocks_for(c * parts, threads=1), x, partial,
+                    *map(np.int64, (n, c, s, parts)))
+        # stage 2, one thread per channel: μ, σ², 1/√(σ² + eps) and the running statistics
+        cuda.launch("batch_norm", "batch_norm_forward_stats", x.dtype, cuda.blocks_for(c),
+                    partial, mu, var, self.inv_std, cuda.pointer(self.running_mean),
                     cuda.pointer(self.running_var), cuda.scalar(self.momentum, x.dtype),
-                    cuda.scalar(self.eps, x.dtype), np.int64(n), np.int64(c), np.int64(s))
+                    cuda.scalar(self.eps, x.dtype), *map(np.int64, (n * s, c, parts)))
         self.x_hat, y = cuda.empty_like(x), cuda.empty_like(x)
         cuda.launch("batch_norm", "batch_norm_forward_normalize", x.dtype,
                     cuda.blocks_for(x.size), x, mu, self.inv_std, gamma, beta, self.x_hat, y,
@@ -186,9 +192,15 @@ class BatchNormGrad(Function):
     def forward_cuda(self, x, gamma, gy):
         n, c, s = gy.shape[0], gy.shape[1], _spatial(gy)
         ggamma, gbeta = cuda.empty(c, gy.dtype), cuda.empty(c, gy.dtype)
-        # one block per channel: gγ = Σ gy x̂, gβ = Σ gy
-        cuda.launch("batch_norm", "batch_norm_backward_reduce", gy.dtype, c,
-                    gy, self.x_hat, ggamma, gbeta, np.int64(n), np.int64(c), np.int64(s))
+        parts = cuda.channel_parts(c, n * s)
+        partial = cuda.empty(2 * c * parts, gy.dtype)
+        # stage 1, one block per (channel, part): the part's Σ gy x̂ and Σ gy
+        cuda.launch("batch_norm", "batch_norm_backward_partial_sums", gy.dtype,
+                    cuda.blocks_for(c * parts, threads=1), gy, self.x_hat, partial,
+                    *map(np.int64, (n, c, s, parts)))
+        # stage 2, one thread per channel: gγ = Σ gy x̂, gβ = Σ gy, the parts in order
+        cuda.launch("batch_norm", "batch_norm_backward_reduce", gy.dtype, cuda.blocks_for(c),
+                    partial, ggamma, gbeta, np.int64(c), np.int64(parts))
         gx = cuda.empty_like(gy)
         cuda.launch("batch_norm", "batch_norm_backward_x", gy.dtype, cuda.blocks_for(gy.size),
                     gy, self.x_hat, gamma, self.inv_std, ggamma, gbeta, gx,

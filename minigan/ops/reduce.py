@@ -37,13 +37,25 @@ class Sum(Function):
         self.in_shape = x.shape
         axes = tuple(range(x.ndim)) if self.axes is None else tuple(self.axes)
         lead = len(axes)
-        if axes != tuple(range(lead)) or lead == 0 or x.dtype not in cuda.FLOAT_TYPES:
-            return self.forward(x)   # not over leading axes, or integers: CuPy's own sum
-        shape = tuple(1 if a < lead else s for a, s in enumerate(x.shape)) if self.keepdims \
-            else x.shape[lead:]
+        channels = x.ndim >= 3 and axes == (0,) + tuple(range(2, x.ndim))   # all but axis 1
+        if (axes != tuple(range(lead)) and not channels) or lead == 0 \
+                or x.dtype not in cuda.FLOAT_TYPES:
+            return self.forward(x)   # other axes, or integers: CuPy's own sum
+        shape = tuple(1 if a in axes else s for a, s in enumerate(x.shape)) if self.keepdims \
+            else tuple(s for a, s in enumerate(x.shape) if a not in axes)
         y = cuda.empty(shape, x.dtype)
         divisor = cuda.scalar(self.divisor, x.dtype)
-        if lead == x.ndim:   # every axis: one fixed-order block, for a loss or a metric
+        if channels:         # (N, C, S) -> (C,): a conv's gb, in two stages that fill the card
+            n, c = x.shape[:2]
+            s = x.size // (n * c)
+            parts = cuda.channel_parts(c, n * s)
+            partial = cuda.empty(c * parts, x.dtype)
+            cuda.launch("reduce", "sum_channels_partial", x.dtype,
+                        cuda.blocks_for(c * parts, threads=1), x, partial,
+                        *map(np.int64, (n, c, s, parts)))
+            cuda.launch("reduce", "sum_channels", x.dtype, cuda.blocks_for(c), partial, y,
+                        divisor, np.int64(c), np.int64(parts))
+        elif lead == x.ndim:   # every axis: one fixed-order block, for a loss or a metric
             cuda.launch("reduce", "sum_all", x.dtype, 1, x, y, divisor, np.int64(x.size))
         else:                # (R, C) -> (C,): Linear's gb, a thread a column
             cols = y.size
