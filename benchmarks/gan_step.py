@@ -234,11 +234,11 @@ def row(case, batch, workers, args):
 
 
 def launch_line(workers):
-    """The kernel launches of one step: ours for minigan (a graph's own launch not counted),
-    every kernel and graph launch for PyTorch (its profiler)."""
+    """The launches of one step: for minigan its own kernels + its cuBLAS products (a graph's
+    own launch not counted), for PyTorch every kernel and graph launch (its profiler)."""
     counts = {lib: w.ready.get("launches") for lib, w in workers.items()}
     return ("  launches per step: " + ", ".join(f"{lib} {n}" for lib, n in counts.items()) +
-            " (minigan: its own kernels; GEMMs not counted)")
+            " (minigan: our kernels + GEMMs; torch: every launch, a graph's as one)")
 
 
 def header(args):

@@ -84,12 +84,13 @@ def gan_step(case, batch, device, graph=False):
 
 
 def launches(step, device):
-    """Our kernel launches in one step (the graph launch of a captured step not counted)."""
+    """Our kernel launches and cuBLAS products in one step, as "kernels + GEMMs" (a captured
+    step: what it launches besides its graph)."""
     if device != "cuda":
         return None
-    before = minigan.cuda.launches
+    kernels, products = minigan.cuda.launches, minigan.cuda.products
     step()
-    return minigan.cuda.launches - before
+    return f"{minigan.cuda.launches - kernels} + {minigan.cuda.products - products}"
 
 
 def image_shape(case):

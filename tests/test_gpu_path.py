@@ -14,6 +14,7 @@ import pytest
 import minigan
 import minigan.functional as F
 from cuda_emu import cupy_double
+from helpers import NO_GPU
 from minigan import backend, cuda, models, nn
 from minigan.optim import adam_update, adam_update_cuda
 from minigan.penalties import gradient_penalty, r1_penalty
@@ -335,3 +336,38 @@ def test_gradient_penalties_keep_batch_norm_and_bce_on_their_kernels(gpu, monkey
         assert kernel in launched, (kernel, launched)
     (gx * gx).sum().backward()          # the second derivative runs through them
     assert all(p.grad is not None for p in D.parameters())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not minigan.gpu_available(), reason=NO_GPU)
+def test_allow_tf32_reaches_every_conv_and_linear_product():
+    """TF32 keeps 10 bits of each input's mantissa: on, a float32 product is ~1e-3 off its
+    float64 value; off, ~1e-6. A product it would not reach (CuPy's batched 3-D matmul)
+    stays near 1e-6 with it on. The conv's own forward, the transposed conv's (its gx) and
+    the weight gradient, and a Linear's forward and its backward's products, all on."""
+    x, W = RNG.standard_normal((16, 64, 16, 16)), RNG.standard_normal((64, 64, 3, 3)) / 24
+    a, Wl = RNG.standard_normal((256, 512)), RNG.standard_normal((128, 512)) / 22
+
+    def run(device, dtype):
+        xt, Wt = (leaf(v.astype(dtype), device) for v in (x, W))
+        at, Wlt = (leaf(v.astype(dtype), device) for v in (a, Wl))
+        y = F.conv2d(xt, Wt, padding=1)
+        y.backward(y)
+        z = F.linear(at, Wlt)
+        z.backward(z)
+        return {"conv": y, "conv gx": xt.grad, "conv gW": Wt.grad, "linear": z,
+                "linear gx": at.grad, "linear gW": Wlt.grad}
+
+    expected = {k: v.numpy() for k, v in run("cpu", np.float64).items()}
+    errors = {}
+    try:
+        for allow in (False, True):
+            cuda.matmul.allow_tf32 = allow
+            for k, v in run("cuda", np.float32).items():
+                errors[k, allow] = float(np.abs(v.cpu().numpy() - expected[k]).max()
+                                         / np.abs(expected[k]).max())
+    finally:
+        cuda.matmul.allow_tf32 = False
+    for k in expected:
+        assert errors[k, False] < 2e-5, (k, errors)
+        assert errors[k, True] > 1e-4, f"allow_tf32 did not reach {k}: {errors}"

@@ -3,8 +3,9 @@
 The emulator's streams capture as CUDA's do: while a stream captures, our kernels and the
 matrix products are recorded, not run, and a copy to or from the host, a synchronize or a
 generic CuPy call is refused (tests/cuda_emu/cupy_double.py). ``Graph.launch`` runs what
-was recorded, in order, on the same buffers. What only a GPU can show (CuPy's memory pool
-under capture, the speed) is scripts/gpu_check.py's part ``graph``.
+was recorded, in order, on the same addresses, and refuses to run when an array made during
+the capture has been freed (on a GPU, CuPy's pool would hand its block out again). What only
+a GPU can show (the speed, CuPy's pool itself) is scripts/gpu_check.py's part ``graph``.
 """
 import numpy as np
 import pytest
@@ -75,3 +76,25 @@ def test_a_host_read_in_a_captured_step_is_refused(emulated):
     with pytest.raises(RuntimeError, match="cudaErrorStreamCaptureUnsupported"):
         step()
     assert not cupy_double.capturing()   # the capture ended, the emulator is usable again
+
+
+def test_an_array_freed_during_or_after_a_capture_is_refused(emulated):
+    """The emulated graph keeps addresses, as a CUDA graph: an array made during the capture
+    must live as long as the graph (minigan.cuda.kept, CapturedStep.kept)."""
+    from minigan import cuda
+    stream = cupy_double.module.cuda.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture()
+        kept = cuda.full(3, 1.0, np.float32)
+        cuda.full(3, 2.0, np.float32)          # made, then freed: its block goes back
+        with pytest.raises(RuntimeError, match="1 of the 2 arrays made during a capture were "
+                                               "freed before the capture ended"):
+            stream.end_capture()
+        stream.begin_capture()
+        kept = cuda.full(3, 1.0, np.float32)
+        graph = stream.end_capture()
+    graph.launch()
+    assert cupy_double.host(kept).tolist() == [1.0, 1.0, 1.0]
+    del kept                                  # alive at the end, freed before a launch
+    with pytest.raises(RuntimeError, match="1 of the 1 arrays .* freed before a launch"):
+        graph.launch()

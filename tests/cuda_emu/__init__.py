@@ -65,13 +65,15 @@ class EmulatedKernel:
 
     def __call__(self, grid, block, args):
         cupy_double.record("kernel", self.name)
-        cupy_double.defer(lambda: self.run(grid, block, args))   # a capture keeps it for later
-
-    def run(self, grid, block, args):
-        grid = tuple(grid) + (1,) * (3 - len(grid))
-        block = tuple(block) + (1,) * (3 - len(block))
+        # NOTE: the addresses are taken now, and the arrays are not kept: a captured graph
+        # holds pointers, and an array freed since is the capture's error (cupy_double)
         values = [ctypes.c_void_p(a.__array_interface__["data"][0])
                   if isinstance(a, cupy_double.DeviceArray) else _ARG[type(a)](a) for a in args]
+        cupy_double.defer(lambda: self.run(grid, block, values))   # a capture keeps it
+
+    def run(self, grid, block, values):
+        grid = tuple(grid) + (1,) * (3 - len(grid))
+        block = tuple(block) + (1,) * (3 - len(block))
         pointers = (ctypes.c_void_p * len(values))(*[ctypes.addressof(v) for v in values])
         self.symbol(*grid, *block, pointers)
 

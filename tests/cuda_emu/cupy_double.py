@@ -31,8 +31,10 @@ must make none (tests/test_launch_count.py).
 """
 import collections
 import contextlib
+import ctypes
 import time
 import types
+import weakref
 
 import numpy as np
 
@@ -90,13 +92,47 @@ def defer(run):
         _capture.append(run)
 
 
+_made = []   # while a stream captures: a weak reference to the memory of each array it makes
+
+
+def _made_in_capture(array):
+    """Remember ``array``'s memory, made while a stream captures: it must outlive the graph."""
+    if _capture is not None:
+        owner = array
+        while isinstance(owner.base, np.ndarray):
+            owner = owner.base
+        _made.append(weakref.ref(owner))
+
+
+def _at_address(a):
+    """What a graph node keeps of an array: a function that views its memory again, by address,
+    shape and strides; the array itself may go (``_check_alive`` says if it went too soon)."""
+    address, shape, strides, dtype = a.__array_interface__["data"][0], a.shape, a.strides, a.dtype
+    assert min(strides, default=0) >= 0, "a product's operand with a negative stride"
+    span = sum((n - 1) * s for n, s in zip(shape, strides)) + dtype.itemsize
+    return lambda: np.ndarray(shape, dtype, buffer=(ctypes.c_char * span).from_address(address),
+                              strides=strides)
+
+
+def _check_alive(made, when):
+    """On a GPU the graph writes, at every launch, where its arrays were during the capture. One
+    freed since is a block that CuPy's pool hands out again: refused, as the emulator cannot
+    show the corruption that would follow."""
+    freed = sum(ref() is None for ref in made)
+    if freed:
+        raise RuntimeError(f"{freed} of the {len(made)} arrays made during a capture were freed "
+                           f"{when}: CuPy's pool would give their memory out again while the "
+                           f"graph still writes it")
+
+
 class Graph:
     """``cupy.cuda.Graph``: what a capture recorded, run again in order by ``launch``."""
 
-    def __init__(self, ops):
-        self.ops = ops
+    def __init__(self, ops, made):
+        self.ops, self.made = ops, made
 
     def launch(self, stream=None):
+        _check_alive(self.made, "before a launch of the graph")
         for op in self.ops:
             op()
 
@@ -130,9 +166,11 @@ class Stream:
         _capture = []
 
     def end_capture(self):
-        global _capture
+        global _capture, _made
         ops, _capture = _capture, None
-        return Graph(ops)
+        made, _made = _made, []
+        _check_alive(made, "before the capture ended")
+        return Graph(ops, made)
 
     def is_capturing(self):
         return _capture is not None
@@ -164,10 +202,24 @@ PRODUCTS = frozenset("matmul dot tensordot inner outer einsum vdot".split())
 
 def _record_call(name, result, inputs):
     """Record a generic call unless it launched nothing: an allocation, or a view of an input."""
+    if name in ("empty", "empty_like"):
+        _made_in_capture(result)
     if name in PRODUCTS:
         record("gemm", name)
     elif name not in NO_LAUNCH and not _is_view(result, inputs):
         record("generic", name)
+
+
+def _record_matmul(a, b):
+    """cupy.matmul as CuPy runs it: a 2-D product hands cuBLAS a C- or F-ordered operand as it
+    is (a transpose is a flag), an N-D one first copies each operand that is not C-ordered (a
+    generic call); the gemm is named by its dimensions ("matmul 2-D")."""
+    nd = max(np.ndim(a), np.ndim(b))
+    for x in (a, b):
+        flags = np.ndarray.view(np.asanyarray(x), np.ndarray).flags
+        if not (flags.c_contiguous or (nd <= 2 and flags.f_contiguous)):
+            record("generic", "matmul's copy")
+    record("gemm", f"matmul {nd}-D")
 
 
 def _is_view(result, inputs):
@@ -326,14 +378,19 @@ class DeviceArray(np.ndarray):
             a, key, *rest = inputs
             getattr(ufunc, method)(host(a), _host_key(key), *map(_device_operand, rest))
             return None
-        record("gemm" if ufunc.__name__ in PRODUCTS else "generic",
-               ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}")
+        if ufunc is np.matmul and method == "__call__":
+            _record_matmul(*inputs)
+        else:
+            record("gemm" if ufunc.__name__ in PRODUCTS else "generic",
+                   ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}")
         if _capture is not None and ufunc is np.matmul and out is None and method == "__call__":
             # a product in a graph: its output exists now, its numbers at each launch
             a, b = map(_device_operand, inputs)
             result = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
                               + (a.shape[-2], b.shape[-1]), np.result_type(a, b))
-            _capture.append(lambda: np.matmul(a, b, out=result, **kwargs))
+            _made_in_capture(result)
+            ra, rb, rout = map(_at_address, (a, b, result))   # as a graph holds them
+            _capture.append(lambda: np.matmul(ra(), rb(), out=rout(), **kwargs))
             return _wrap(result)
         if out is not None:
             kwargs["out"] = tuple(_device_operand(o) for o in out)
