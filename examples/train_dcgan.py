@@ -19,6 +19,8 @@ smaller dcgan28 (ngf = ndf = 32) on batches of 64 (twice the updates for the sam
 cores (140 ms a step); on a busy machine the time limit ends it earlier, as cleanly as a
 finished run (last grid, checkpoint), and --resume auto continues it.
 """
+import argparse
+
 from cli import TrainingScript, UsageError, main   # first: it finds minigan in a checkout
 import minigan
 import minigan.functional as F
@@ -48,9 +50,9 @@ class DCGAN(TrainingScript):
           "(default 0)")
         a("--r1-every", type=int, help="apply R1 every N steps, scaled by N (lazy "
           "regularization; default 16)")
-        a("--cuda-graph", action="store_true", help="on a GPU, capture the training step once "
-          "as a CUDA graph and replay it: one launch a step (off by default until it has run "
-          "on a real GPU; R1's steps stay eager)")
+        a("--cuda-graph", action=argparse.BooleanOptionalAction, help="on a GPU, capture the "
+          "training step once as a CUDA graph and replay it: one launch a step (R1's steps stay "
+          "eager; default off until it has run on a real GPU)")
 
     def check(self, args):
         if not 0 <= args.label_smoothing < 1:

@@ -326,7 +326,7 @@ class Check:
         script, ms = ROOT / "examples" / "train_dcgan.py", {}
         with tempfile.TemporaryDirectory(prefix="gpu_check_graph") as scratch:
             work = Path(scratch)
-            for name, flags in (("eager", []), ("graph", ["--cuda-graph"])):
+            for name, flags in (("eager", ["--no-cuda-graph"]), ("graph", ["--cuda-graph"])):
                 rc, output = self.run(self.python(script, *common, "--out", work / name, *flags),
                                       self.until(end))
                 if rc != 0:

@@ -303,6 +303,14 @@ def test_wrong_data_dir(tmp_path):
                           "holds no train-images-idx3-ubyte", "pass the folder that holds them")
 
 
+def test_cuda_graph_on_a_cpu_is_one_line_and_no_cuda_graph_runs(tmp_path):
+    assert_one_line_error(train(*TINY, "--steps", "1", "--device", "cpu", "--cuda-graph",
+                                cwd=tmp_path), "--cuda-graph needs a GPU")
+    result = train(*TINY, "--steps", "1", "--device", "cpu", "--no-cuda-graph", "--out", "out",
+                   cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_corrupt_idx_file(tmp_path):
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(20, np.uint8))
     raw = bytes([0, 0, 8, 3]) + np.array([20, 28, 28], ">u4").tobytes() + bytes(100)
