@@ -225,7 +225,7 @@ PART_BLOCKS, MIN_PART = 528, 2048
 
 def channel_parts(c, m):
     """P: into how many parts stage 1 of a per-channel sum splits each of c channels' m values."""
-    return max(1, min(-(-PART_BLOCKS // c), -(-m // MIN_PART)))
+    return max(1, min(-(-PART_BLOCKS // max(c, 1)), -(-m // MIN_PART)))
 
 
 def blocks_for(n, threads=THREADS):

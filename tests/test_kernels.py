@@ -146,9 +146,9 @@ def test_batch_norm_statistics_in_parts_are_exact_and_repeat(gpu):
     np.testing.assert_allclose(runs[0][0], x_hat, atol=2e-3)
 
 
-@pytest.mark.parametrize("shape", [(4, 3, 5), (5, 3, 29, 31)])
+@pytest.mark.parametrize("shape", [(4, 3, 5), (5, 3, 29, 31), (0, 3, 2, 2)])
 def test_sum_over_all_but_the_channels_runs_on_its_kernels(gpu, shape, monkeypatch):
-    # a conv's gb; the second shape has 4495 values a channel: three parts each
+    # a conv's gb; the second shape has 4495 values a channel: three parts each; the last none
     from minigan.ops.reduce import Sum
     x = rng.standard_normal(shape)
     axes = (0,) + tuple(range(2, len(shape)))

@@ -46,8 +46,7 @@ class Sum(Function):
         y = cuda.empty(shape, x.dtype)
         divisor = cuda.scalar(self.divisor, x.dtype)
         if channels:         # (N, C, S) -> (C,): a conv's gb, in two stages that fill the card
-            n, c = x.shape[:2]
-            s = x.size // (n * c)
+            n, c, s = x.shape[0], x.shape[1], int(np.prod(x.shape[2:]))
             parts = cuda.channel_parts(c, n * s)
             partial = cuda.empty(c * parts, x.dtype)
             cuda.launch("reduce", "sum_channels_partial", x.dtype,
