@@ -31,6 +31,15 @@ __device__ T block_sum(T value, T* shared) {
     return total;
 }
 
+// the values [k0, k1) of part p when a channel's m values are split into P parts of ceil(m / P)
+// consecutive values: the last parts may be short, or empty
+__device__ inline void bn_part(long long p, long long P, long long m, long long* k0,
+                               long long* k1) {
+    const long long chunk = (m + P - 1) / P;
+    *k0 = p * chunk < m ? p * chunk : m;
+    *k1 = *k0 + chunk < m ? *k0 + chunk : m;
+}
+
 // Stage 1 of the statistics, one block per (channel c, part p): the part's count n_p, sum and
 // M2_p = sum((x - mean_p)^2) about its own mean mean_p = sum / n_p (two passes over the part)
 template <typename T>
@@ -38,10 +47,11 @@ __global__ void batch_norm_forward_partial_stats(const T* __restrict__ x, T* __r
                                                  long long N, long long C, long long S,
                                                  long long P) {
     __shared__ T shared[BN_THREADS];
-    const long long m = N * S, chunk = (m + P - 1) / P;
+    const long long m = N * S;
     for (long long b = blockIdx.x; b < C * P; b += gridDim.x) {
-        const long long c = b / P, k0 = (b % P) * chunk;
-        const long long k1 = k0 + chunk < m ? k0 + chunk : m;   // the last parts may be short
+        const long long c = b / P;
+        long long k0, k1;
+        bn_part(b % P, P, m, &k0, &k1);
         T acc = T(0);
         for (long long k = k0 + threadIdx.x; k < k1; k += blockDim.x)
             acc += x[((k / S) * C + c) * S + k % S];
@@ -69,7 +79,6 @@ __global__ void batch_norm_forward_stats(const T* __restrict__ partial, T* __res
                                          T* __restrict__ running_mean,
                                          T* __restrict__ running_var, T momentum, T eps,
                                          long long m, long long C, long long P) {
-    const long long chunk = (m + P - 1) / P;
     for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < C;
          c += (long long)blockDim.x * gridDim.x) {
         const T* part = partial + 2 * c * P;
@@ -78,8 +87,9 @@ __global__ void batch_norm_forward_stats(const T* __restrict__ partial, T* __res
         const T mu = sum / T(m);
         T m2 = T(0);
         for (long long p = 0; p < P; ++p) {
-            const long long k0 = p * chunk, k1 = k0 + chunk < m ? k0 + chunk : m;
-            const long long n_p = k1 > k0 ? k1 - k0 : 0;    // as stage 1 split them
+            long long k0, k1;
+            bn_part(p, P, m, &k0, &k1);                      // as stage 1 split them
+            const long long n_p = k1 - k0;
             const T d = n_p > 0 ? part[2 * p] / T(n_p) - mu : T(0);
             m2 += part[2 * p + 1] + T(n_p) * d * d;
         }
@@ -118,10 +128,11 @@ __global__ void batch_norm_backward_partial_sums(const T* __restrict__ gy,
                                                  T* __restrict__ partial, long long N,
                                                  long long C, long long S, long long P) {
     __shared__ T shared[BN_THREADS];
-    const long long m = N * S, chunk = (m + P - 1) / P;
+    const long long m = N * S;
     for (long long b = blockIdx.x; b < C * P; b += gridDim.x) {
-        const long long c = b / P, k0 = (b % P) * chunk;
-        const long long k1 = k0 + chunk < m ? k0 + chunk : m;   // the last parts may be short
+        const long long c = b / P;
+        long long k0, k1;
+        bn_part(b % P, P, m, &k0, &k1);
         T acc_gamma = T(0), acc_beta = T(0);
         for (long long k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
             const long long i = ((k / S) * C + c) * S + k % S;
