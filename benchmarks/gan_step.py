@@ -234,7 +234,7 @@ def row(case, batch, workers, args):
 
 
 def launch_line(workers):
-    """The launches of one step: for minigan its own kernels + its cuBLAS products (a graph's
+    """The launches of one step: for minigan its own kernels + its GEMM kernels (a graph's
     own launch not counted), for PyTorch every kernel and graph launch (its profiler)."""
     counts = {lib: w.ready.get("launches") for lib, w in workers.items()}
     return ("  launches per step: " + ", ".join(f"{lib} {n}" for lib, n in counts.items()) +

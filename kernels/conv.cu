@@ -1,4 +1,4 @@
-// Pixel movers for conv2d and conv_transpose2d; the products run in cuBLAS (cupy.matmul).
+// Pixel movers for conv2d and conv_transpose2d; the products are our GEMM (kernels/gemm.cu).
 // NumPy reference: im2col, col2im, to_batch_last, from_batch_last in minigan/ops/conv.py,
 // in the same layouts (the batch axis last, as there):
 //   x    (N, C, H, W)

@@ -34,32 +34,17 @@ def is_available():
 
 
 class _Matmul:
-    """``minigan.cuda.matmul.allow_tf32``, as PyTorch's ``torch.backends.cuda.matmul.allow_tf32``.
+    """``minigan.cuda.matmul.allow_tf32``, as PyTorch's ``torch.backends.cuda.matmul.allow_tf32``:
+    whether float32 products may round their inputs to TF32 on the tensor cores.
 
-    Off by default: float32 GEMMs (matmul, conv) stay float32. On: cuBLAS may round
-    their inputs to TF32 on the tensor cores, several times faster, ~1e-3 relative error.
+    It allows, it does not ask. Every product on the GPU is our GEMM kernel
+    (kernels/gemm.cu, ``product``), which has no tensor-core path yet: float32 products stay
+    float32 whatever the flag says.
     """
-    _allow = False
-
-    @property
-    def allow_tf32(self):
-        return self._allow
-
-    @allow_tf32.setter
-    def allow_tf32(self, flag):
-        self._allow = bool(flag)
-        if backend.cupy is not None:
-            linalg = backend.cupy._core._routines_linalg
-            mode = linalg.COMPUTE_TYPE_TF32 if flag else linalg.COMPUTE_TYPE_DEFAULT
-            linalg.set_compute_type(np.float32, mode)
+    allow_tf32 = False
 
 
 matmul = _Matmul()
-if backend.cupy is not None:
-    try:
-        matmul.allow_tf32 = False   # NOTE: CuPy turns TF32 on when CUPY_TF32=1 is set; we start off
-    except Exception:               # an older CuPy without the switch: importing must still work
-        pass
 
 
 def kernel_dir():
@@ -252,17 +237,49 @@ def launch(file, name, dtype, blocks, *args):
 
 
 launches = 0   # our kernels launched so far in this process (benchmarks/gan_step.py reads it)
-products = 0   # and cuBLAS products, through ``product``
+products = 0   # of which GEMMs, through ``product``
 
 
 def product(a, b):
-    """a @ b of two device arrays: cuBLAS, through cupy.matmul; counted in ``products``."""
+    """a @ b of two device arrays, batch axes broadcast: our GEMM kernel (kernels/gemm.cu).
+
+    NumPy reference: ``a @ b``. The kernel reads dense, C-ordered matrices, each with a flag:
+    an operand whose last two axes are a transposed view (``x.T``, a conv's
+    ``cols.transpose(0, 2, 1)``) goes as the C-ordered array it views, with trans = 1; a batch
+    of one matrix goes with a batch stride of 0. Any other layout is copied dense first.
+    NOTE: not cuBLAS: CuPy refuses every cuBLAS call while a stream captures a graph
+    (cupy_backends/cuda/libs/cublas.pyx, setStream), and the kernel gives the same bits on
+    every card.
+    """
     global products
+    xp = backend.get_array_module(a)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    (a, trans_a, stride_a), (b, trans_b, stride_b) = (_matrices(x, batch, xp) for x in (a, b))
+    m, k = (a.shape[-1], a.shape[-2]) if trans_a else a.shape[-2:]
+    n = b.shape[-2] if trans_b else b.shape[-1]
+    out = empty(batch + (m, n), a.dtype)
+    count = int(np.prod(batch, dtype=np.int64))
+    tiles = count * -(-m // 64) * -(-n // 64)   # 64 x 64 outputs a block (kernels/gemm.cu)
+    launch("gemm", "gemm", out.dtype, max(1, min(MAX_BLOCKS, tiles)), a, b, out,
+           np.int64(count), np.int64(m), np.int64(n), np.int64(k), np.int32(trans_a),
+           np.int32(trans_b), np.int64(stride_a), np.int64(stride_b))
     products += 1
-    out = a @ b
-    if kept is not None:   # NOTE: as ``empty``'s arrays: a captured graph writes here each replay
-        kept.append(out)
     return out
+
+
+def _matrices(x, batch, xp):
+    """``x`` (..., R, C) as the GEMM kernel reads it: (dense C-ordered array, trans, batch
+    stride), for the broadcast batch shape ``batch``."""
+    if x.shape[:-2] != batch and x.ndim > 2 and np.prod(x.shape[:-2]) != 1:
+        x = xp.ascontiguousarray(xp.broadcast_to(x, batch + x.shape[-2:]))   # a rare layout
+    stride = x.shape[-2] * x.shape[-1] if np.prod(x.shape[:-2]) > 1 else 0
+    if x.flags.c_contiguous:
+        return x, 0, stride
+    if x.swapaxes(-1, -2).flags.c_contiguous:   # a transposed view: its array and the flag
+        return x.swapaxes(-1, -2), 1, stride
+    return dense(x), 0, stride
+
+
 _kernels = {}  # (file, name, dtype, runtime) -> Kernel: a launch is a lookup, a check, a call
 
 # NOTE: an absent optional array goes to a kernel as an 8-byte zero, NULL. CuPy 14 would

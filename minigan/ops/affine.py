@@ -24,7 +24,7 @@ class Linear(Function):
         return y
 
     def forward_cuda(self, x, W, b=None):
-        y = cuda.product(x, W.T)   # cuBLAS, Wᵀ by its flag
+        y = cuda.product(x, W.T)   # our GEMM, Wᵀ by its flag
         if b is not None:
             cuda.launch("arith", "add_bias", y.dtype, cuda.blocks_for(y.size), y, b,
                         np.int64(b.size), np.int64(y.size))

@@ -185,14 +185,12 @@ def matmul_groups(a, b):
 
 
 def matmul_groups_cuda(a, b):
-    """cuBLAS. One group: a 2-D product, where cuBLAS takes a transposed operand by a flag and
-    ``minigan.cuda.matmul.allow_tf32`` applies; several: one batched product, for which CuPy
-    first copies each operand that is not C-ordered, in float32 (never TF32)."""
-    return cuda.product(a[0], b[0])[None] if a.shape[0] == 1 else cuda.product(a, b)
+    """Our GEMM kernel, one launch for all the groups; a transposed operand goes by a flag."""
+    return cuda.product(a, b)
 
 
 # a forward's ``movers``: the four functions that move its pixels and the product, NumPy's
-# or our kernels and cuBLAS
+# or our kernels
 Movers = namedtuple("Movers", "im2col col2im to_batch_last from_batch_last matmul")
 NUMPY_MOVERS = Movers(im2col, col2im, to_batch_last, from_batch_last, matmul_groups)
 CUDA_MOVERS = Movers(im2col_cuda, col2im_cuda, to_batch_last_cuda, from_batch_last_cuda,
