@@ -22,13 +22,26 @@ settings.register_profile("dev", max_examples=100, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
-def pytest_collection_modifyitems(items):
-    """A test that needs a real GPU must carry the mark 'gpu': gpu_check.py runs -m gpu."""
+def pytest_collection_modifyitems(config, items):
+    """A test that needs a real GPU must carry the mark 'gpu': gpu_check.py runs -m gpu.
+
+    With CUDA_EMU_ROUNDING=nvrtc (the emulator rounding as a GPU does, tests/cuda_emu), only
+    the tests that run on the emulated GPU are run: the others do not depend on it."""
     for item in items:
         needs_gpu = any(mark.kwargs.get("reason") == NO_GPU
                         for mark in item.iter_markers("skipif"))
         if needs_gpu and item.get_closest_marker("gpu") is None:
             raise pytest.UsageError(f"{item.nodeid} needs a GPU but lacks the mark 'gpu'")
+    if cuda_emu.ROUNDING != "exact":
+        emulated = [item for item in items if _emulated(item)]
+        config.hook.pytest_deselected(items=[i for i in items if not _emulated(i)])
+        items[:] = emulated
+
+
+def _emulated(item):
+    params = getattr(item, "callspec", None)
+    return "emulator_lib" in item.fixturenames or (params is not None and "emulated" in (
+        params.params.get("device"), params.params.get("gpu")))
 
 
 @pytest.fixture(params=DEVICES)
@@ -40,8 +53,9 @@ def device(request, monkeypatch):
 
 @pytest.fixture(scope="session")
 def emulator_lib(tmp_path_factory):
-    """The kernels built for the emulator. NOTE: no g++ is a failure, not a skip: without it
-    the GPU path would go untested while the suite still passed."""
+    """The kernels built for the emulator, rounding as CUDA_EMU_ROUNDING says (tests/cuda_emu).
+    NOTE: no g++ is a failure, not a skip: without it the GPU path would go untested while
+    the suite still passed."""
     lib = cuda_emu.build(str(tmp_path_factory.mktemp("cuda_emu")))
     if lib is None:
         pytest.fail("no g++ to build the kernel emulator (tests/cuda_emu)")

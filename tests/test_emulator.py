@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import minigan
+import minigan.functional as F
 from cuda_emu import cupy_double
 
 xp = cupy_double.module
@@ -65,3 +66,38 @@ def test_names_the_installed_cupy_lacks_are_refused():
     with pytest.raises(AttributeError, match="has no attribute"):
         getattr(xp, numpy_only[0])
     assert xp.put_along_axis is not None   # in CuPy since 14.0, which the extras ask for
+
+
+def test_the_nvrtc_rounding_flushes_float_subnormals_and_fuses_multiply_adds(tmp_path):
+    """The second rounding mode is not the first: a float kernel flushes subnormals (CuPy's
+    -ftz=true), a double kernel keeps them, and Adam's multiply-adds are fused (NVRTC's
+    --fmad=true), which moves some of its results by an ulp and no more."""
+    import cuda_emu
+    from minigan.optim import adam_update_cuda
+    folders = {mode: cuda_emu.build(str(tmp_path / mode), mode) for mode in cuda_emu.ROUNDINGS}
+    rng = np.random.default_rng(0)
+    results = {}
+    for mode, folder in folders.items():
+        monkeypatch = pytest.MonkeyPatch()
+        cuda_emu.install(monkeypatch, folder)
+        try:
+            tiny = [minigan.tensor(np.array([1e-40, -3e-39], dtype), device="cuda")
+                    for dtype in (np.float32, np.float64)]
+            leaky = [F.leaky_relu(t, 0.5).cpu().numpy() for t in tiny]
+            p, g, m, v = (xp.asarray(a.astype(np.float32)) for a in rng.standard_normal((4, 999)))
+            v = xp.abs(v)
+            steps = xp.asarray(np.array([3], np.int64))
+            adam_update_cuda(p, g, m, v, steps, lr=1e-3, beta1=0.5, beta2=0.999, eps=1e-8,
+                             weight_decay=0.0)
+            results[mode] = leaky, [cupy_double.host(a).copy() for a in (p, m, v)]
+        finally:
+            monkeypatch.undo()
+        rng = np.random.default_rng(0)
+    (exact_leaky, exact), (nvrtc_leaky, nvrtc) = results["exact"], results["nvrtc"]
+    assert exact_leaky[0].tolist() == [np.float32(1e-40), np.float32(-3e-39) * np.float32(0.5)]
+    assert nvrtc_leaky[0].tolist() == [0.0, 0.0]                  # flushed, in and out
+    assert nvrtc_leaky[1].tolist() == exact_leaky[1].tolist() == [1e-40, -1.5e-39]
+    moved = sum(int((a != b).sum()) for a, b in zip(exact, nvrtc))
+    assert moved > 0, "no multiply-add was fused"
+    for a, b in zip(exact, nvrtc):
+        np.testing.assert_allclose(b, a, rtol=1e-6, atol=0)

@@ -1,17 +1,18 @@
 """A training step captured as a CUDA graph (minigan.cuda.CapturedStep), on the emulated GPU.
 
-The emulator's streams capture as CUDA's do: while a stream captures, our kernels and the
-matrix products are recorded, not run, and a copy to or from the host, a synchronize or a
-generic CuPy call is refused (tests/cuda_emu/cupy_double.py). ``Graph.launch`` runs what
-was recorded, in order, on the same addresses, and refuses to run when an array made during
-the capture has been freed (on a GPU, CuPy's pool would hand its block out again). What only
-a GPU can show (the speed, CuPy's pool itself) is scripts/gpu_check.py's part ``graph``.
+The emulator's streams capture under CuPy's rules (tests/cuda_emu/cupy_streams.py; ported
+from CuPy's own tests in test_cupy_rules.py): while a stream captures, every launch is kept
+for the graph, not run; a cuBLAS call, a copy to or from the host and a synchronize are
+refused. ``Graph.launch`` runs what was kept, in order, on the same addresses; CuPy's pool
+hands a freed block out again at once, so a graph whose memory was freed computes wrong
+numbers, as it would on a GPU. What only a GPU can show (the speed, CuPy's pool itself) is
+scripts/gpu_check.py's parts ``capture`` and ``graph``.
 """
 import numpy as np
 import pytest
 
 import minigan
-from cuda_emu import cupy_double
+from cuda_emu import cupy_double, our_rules
 from test_launch_count import dcgan64_step
 
 
@@ -55,15 +56,25 @@ def test_graph_steps_equal_eager_steps_bit_for_bit(emulated):
     assert same(graph_state, eager_state)
 
 
+def test_a_captured_step_keeps_alive_every_array_its_graph_writes(emulated):
+    step, _, _ = dcgan64_step(emulated, cuda_graph=True)
+    for i in range(1, 6):
+        step(i)
+    cells = dict(zip(step.__code__.co_freevars, step.__closure__))   # train_dcgan's step
+    graph = cells["captured"].cell_contents.graph
+    assert len(graph.made) > 100 and our_rules.freed(graph) == 0
+
+
 def test_a_replay_is_one_graph_launch_and_no_generic_call(emulated):
     step, _, _ = dcgan64_step(emulated, cuda_graph=True)
     for i in range(1, 4):
         step(i)
-    with cupy_double.counting() as eager:
+    with our_rules.counting() as eager:
         dcgan64_step(emulated)[0](1)
-    with cupy_double.counting() as replay:
+    with our_rules.counting() as replay:
         step(4)
-    assert replay["generic"] == 0 and replay["d2h"] == 0 and replay["h2d"] == 0, replay
+    assert replay["generic"] == replay["gemm"] == replay["sync"] == 0, replay
+    assert replay["d2h"] == replay["h2d"] == 0, replay
     # outside the graph: the batch, the noise, their copies into the graph's buffers and the
     # copies of the values out
     assert replay["kernel"] <= 10 < eager["kernel"], (replay, eager)
@@ -73,28 +84,26 @@ def test_a_host_read_in_a_captured_step_is_refused(emulated):
     x = minigan.ones(3, device=emulated)
     step = minigan.cuda.CapturedStep(lambda x: {"v": (x * 2).sum().item()}, lambda: [x],
                                      warmup=0)
-    with pytest.raises(RuntimeError, match="cudaErrorStreamCaptureUnsupported"):
+    with pytest.raises(RuntimeError, match="the current stream is capturing, so D2H"):
         step()
-    assert not cupy_double.capturing()   # the capture ended, the emulator is usable again
+    # the capture ended; the emulator is usable again
+    assert not step.stream.is_capturing() and float(minigan.ones(2, device=emulated).sum()) == 2
 
 
-def test_an_array_freed_during_or_after_a_capture_is_refused(emulated):
-    """The emulated graph keeps addresses, as a CUDA graph: an array made during the capture
-    must live as long as the graph (minigan.cuda.kept, CapturedStep.kept)."""
+def test_a_graph_over_freed_memory_computes_wrong_numbers(emulated):
+    """What minigan.cuda.kept prevents: CuPy's pool gives a block freed after the capture to the
+    next allocation on that stream, and the graph writes over it at its next launch."""
     from minigan import cuda
     stream = cupy_double.module.cuda.Stream(non_blocking=True)
     with stream:
         stream.begin_capture()
-        kept = cuda.full(3, 1.0, np.float32)
-        cuda.full(3, 2.0, np.float32)          # made, then freed: its block goes back
-        with pytest.raises(RuntimeError, match="1 of the 2 arrays made during a capture were "
-                                               "freed before the capture ended"):
-            stream.end_capture()
-        stream.begin_capture()
-        kept = cuda.full(3, 1.0, np.float32)
+        kept = cuda.full(64, 1.0, np.float32)
+        freed = cuda.full(64, 2.0, np.float32)
         graph = stream.end_capture()
+        assert our_rules.freed(graph) == 0
+        del freed
+        assert our_rules.freed(graph) == 1
+        mine = cuda.full(64, 5.0, np.float32)   # the freed block, handed out again
     graph.launch()
-    assert cupy_double.host(kept).tolist() == [1.0, 1.0, 1.0]
-    del kept                                  # alive at the end, freed before a launch
-    with pytest.raises(RuntimeError, match="1 of the 1 arrays .* freed before a launch"):
-        graph.launch()
+    assert cupy_double.host(kept).tolist() == [1.0] * 64
+    assert cupy_double.host(mine).tolist() == [2.0] * 64, "the graph wrote over it"

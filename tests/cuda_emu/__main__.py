@@ -2,8 +2,9 @@
 
 The CuPy double and the kernel emulator are installed in this process, then SCRIPT runs as
 ``__main__``: ``examples/train_dcgan.py --device cuda`` takes the whole GPU path on a CPU
-(models moved to the device, kernels, checkpoints and resume). CUDA_EMU_LIB names an
-emulator library built already (the tests pass theirs); without it one is built here.
+(models moved to the device, kernels, checkpoints and resume). CUDA_EMU_LIB names the folder
+of the emulator's libraries, built already (the tests pass theirs); without it they are built
+here, rounding as CUDA_EMU_ROUNDING says (tests/cuda_emu/__init__.py).
 """
 import os
 import runpy

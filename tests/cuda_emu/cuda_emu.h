@@ -17,9 +17,13 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
 
 using std::exp;
 using std::fabs;
+using std::fma;
 using std::log1p;
 using std::sqrt;
 using std::tanh;
@@ -177,14 +181,29 @@ void emu_launch_sequential(void (*kernel)(A...), dim3 grid, dim3 block, void** a
                 }
 }
 
-#define EMU_EXPORT_SEQUENTIAL(symbol, ...)                                                 \
-    extern "C" void symbol(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, \
-                           unsigned bz, void** args) {                                     \
-        emu_launch_sequential(__VA_ARGS__, dim3(gx, gy, gz), dim3(bx, by, bz), args);      \
+// How float arithmetic treats subnormals during one launch: kept (IEEE, as g++ computes), or
+// flushed to zero on input and output, as CuPy compiles every kernel (-ftz=true): the x86
+// MXCSR flags FTZ and DAZ, set for the launch and restored after it.
+// NOTE: on the CPU they flush a double's subnormals too, which -ftz=true leaves alone; our float
+// kernels meet doubles below 2.2e-308 nowhere.
+struct EmuFlushToZero {
+#if defined(__x86_64__)
+    unsigned saved;
+    explicit EmuFlushToZero(bool on) : saved(_mm_getcsr()) {
+        if (on) _mm_setcsr(saved | 0x8040);   // FTZ (bit 15) and DAZ (bit 6)
     }
+    ~EmuFlushToZero() { _mm_setcsr(saved); }
+#else
+    explicit EmuFlushToZero(bool) {}   // cuda_emu.build refuses ROUNDING "nvrtc" elsewhere
+#endif
+};
 
-#define EMU_EXPORT(symbol, ...)                                                            \
+#define EMU_EXPORT_WITH(launcher, symbol, ftz, ...)                                        \
     extern "C" void symbol(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, \
                            unsigned bz, void** args) {                                     \
-        emu_launch(__VA_ARGS__, dim3(gx, gy, gz), dim3(bx, by, bz), args);                 \
+        EmuFlushToZero mode(ftz);                                                          \
+        launcher(__VA_ARGS__, dim3(gx, gy, gz), dim3(bx, by, bz), args);                   \
     }
+#define EMU_EXPORT(symbol, ftz, ...) EMU_EXPORT_WITH(emu_launch, symbol, ftz, __VA_ARGS__)
+#define EMU_EXPORT_SEQUENTIAL(symbol, ftz, ...) \
+    EMU_EXPORT_WITH(emu_launch_sequential, symbol, ftz, __VA_ARGS__)

@@ -1,253 +1,73 @@
-"""A CuPy double: NumPy underneath, CuPy's rules on top, to run the GPU path without a GPU.
+"""A CuPy double: NumPy memory under CuPy 14.2's rules, to run the GPU path without a GPU.
 
 ``install`` puts ``module`` where ``minigan.backend`` keeps CuPy. Tensors on device 'cuda'
 then hold ``DeviceArray``s, every generic call (``xp.maximum``, ``a.sum()``) runs in NumPy
-through the rules below, and our kernels run on the emulator (``cuda_emu.EmulatorRuntime``).
-The library takes exactly the code paths of a GPU run.
+under the rules below, our kernels run on the emulator (tests/cuda_emu), and the library
+takes exactly the code paths of a GPU run. When work runs (streams, captures, graphs, the
+memory pool) is cupy_streams' part.
 
-It refuses what CuPy refuses:
-- array attributes that only NumPy has (``flags.writeable``, ``ctypes``, ``tostring``...):
-  AttributeError, as on a ``cupy.ndarray``;
-- host NumPy arrays mixed into device math (``xp.maximum(device, host)``): TypeError, as
-  CuPy's "Unsupported type";
-- names the installed CuPy lacks (``cupy.put_along_axis`` before CuPy 14): AttributeError,
-  checked against the installed CuPy when there is one;
-and it behaves as CuPy where NumPy differs: reductions and integer indexing give 0-d device
-arrays, not NumPy scalars, and ``flags`` has only c_contiguous, f_contiguous and owndata.
+Every rule cites CuPy at tag v14.2.0 by file and line (paths under cupy/ or cupy_backends/),
+or the CuPy test that pins it; tests/test_cupy_rules.py ports those tests. The double is
+neither looser nor stricter than CuPy where it models a behaviour, and raises
+``cupy_streams.Unmodelled`` where it does not. What minigan asks of itself beyond CuPy's rules
+(no generic call in a training step, a graph's memory kept alive) is counted by our_rules,
+not refused here.
 
-What it cannot refuse or mimic:
-- ``np.asarray(device_array)`` (NumPy never asks a subclass), and
-  ``isinstance(device_array, np.ndarray)``, which is True;
-- keyword arguments of generic calls, which are passed on unchecked;
-- the memory behind a 0-d result of integer indexing, a copy here and a view in CuPy, and
-  ``owndata``, which follows NumPy's views;
-- anything about speed, streams or memory that only a GPU shows.
+The rules:
+- Arrays (``DeviceArray``): only cupy.ndarray's public attributes (core.pyx:213-2393);
+  ``flags`` with c_contiguous, f_contiguous, owndata, fnc, forc (flags.pyx:4-46); ``data`` a
+  MemoryPointer (core.pxd:22); reductions and integer indexing give 0-d device arrays, the
+  latter a view; ``bool()`` of an array of several elements is a ValueError (core.pyx:
+  1529-1541); no ``__index__``.
+- Generic calls (an elementwise op, a reduction, a copy, a fill) are kernels of CuPy's own:
+  they run on the current stream and are captured like any launch (test_graph _helper1-3).
+- Host and device: a host numpy.ndarray among the operands of a generic call is
+  ``TypeError: Unsupported type`` (_kernel.pyx:147-156, _scalar.pyx:341-344; test
+  test_ndarray_ufunc test_binary_mixed_op); as the value of a basic-index assignment or of
+  ``fill``, a non-scalar one is a ValueError (core.pyx:1000-1019, _routines_indexing.pyx:
+  1088-1093); as an index array or the value of an advanced-index assignment it is copied to
+  the device first (_routines_indexing.pyx:290-291, 916-917). Host-to-device copies
+  (``asarray`` of a host array, ``set``; core.pyx:3040-3103, 2210-2244) and device-to-host
+  ones (``get``, ``item``, ``float()``, ``int()``, ``bool()``, ``tolist``, ``repr``; core.pyx:
+  680-703, 2048-2055, 2098-2208) are refused while the current stream captures (memory.pyx:
+  611-621, 709-719). So is anything that reads a count on the host: ``nonzero``,
+  ``where(cond)``, ``argwhere``, ``compress`` (_routines_indexing.pyx:123) and boolean masks
+  (_routines_indexing.pyx:802).
+- Products: ``matmul`` of operands of at most two dimensions hands cuBLAS a C- or F-ordered
+  operand as it is and copies any other (_routines_linalg.pyx:460-472); of more, it copies
+  every operand that is not C-ordered (_routines_linalg.pyx:903-904). Integer products, empty
+  operands and products of one element run CuPy's own kernels (_routines_linalg.pyx:557-578,
+  615-624). Every other product is a cuBLAS call, refused during a capture (cublas.pyx:
+  642-655; test_graph test_stream_capture_failure_cublas).
+- Kernel arguments (``pack``, as cupy/cuda/function.pyx:53-82 packs them): a device array
+  goes as its data pointer (core.pyx:2434-2440, the first member of its CArray), None as a
+  NULL pointer, a NumPy scalar as its own bytes, a Python int as an int64 (uint64 from 2**63),
+  a float as a double, a bool as one byte (_scalar.pyx:302-317); a host array of one element
+  by value, of any other size a TypeError; anything else ``TypeError: Unsupported type``.
+  CuPy checks nothing against the kernel's parameters: a kernel reads the bytes it declares.
 
-It also counts (``counting()``): every call that would launch one of CuPy's own kernels
-(an elementwise op, a reduction, a copy or a fill: "generic"), every matrix product,
-every copy between host and device, and every launch of our kernels. A CuPy call costs
-about 46 µs of host time against 8 µs for one of ours, so a training step's hot path
-must make none (tests/test_launch_count.py).
+What it cannot mimic: ``numpy.asarray(device_array)``, which CuPy refuses (core.pyx:1803-1809)
+and NumPy never asks a subclass about; ``isinstance(device_array, numpy.ndarray)``, True here;
+keyword arguments of generic calls, passed on unchecked; speed.
 """
-import collections
 import contextlib
 import ctypes
-import time
 import types
-import weakref
+import warnings
 
 import numpy as np
+
+from . import cupy_streams as streams
+from .cupy_streams import Unmodelled
+from .our_rules import record
 
 try:   # only for its names: which functions and methods the installed CuPy has
     import cupy as _cupy
 except Exception:
     _cupy = None
 
-# ---- counting what a run asks of the GPU ----
-class Calls:
-    """What a block of code asked of the (emulated) GPU, by kind, each call by name:
-    ``generic`` (CuPy's own elementwise, reduction, copy and fill kernels), ``gemm``
-    (matrix products), ``h2d`` and ``d2h`` (copies between host and device; a read such as
-    ``.item()`` also waits for the GPU) and ``kernel`` (ours, through minigan.cuda.launch)."""
-    KINDS = ("generic", "gemm", "h2d", "d2h", "kernel")
-
-    def __init__(self):
-        self.names = {kind: collections.Counter() for kind in self.KINDS}
-
-    def add(self, kind, name):
-        self.names[kind][name] += 1
-
-    def __getitem__(self, kind):
-        return sum(self.names[kind].values())
-
-    def __repr__(self):
-        return ", ".join(f"{kind} {self[kind]} {dict(self.names[kind])}" for kind in self.KINDS)
-
-
-_recording = []   # the Calls objects of the open counting() blocks
-
-
-def record(kind, name):
-    for calls in _recording:
-        calls.add(kind, name)
-    if _capture is not None and kind != "kernel" and kind != "gemm":
-        raise RuntimeError(f"cudaErrorStreamCaptureUnsupported: {kind} call {name!r} while a "
-                           f"stream is being captured (the emulator replays our kernels and "
-                           f"products only; a GPU cannot copy to or from the host in a graph)")
-
-
-# ---- stream capture: CUDA graphs, emulated ----
-_capture = None   # while a stream captures: the list of what its graph will run
-
-
-def capturing():
-    return _capture is not None
-
-
-def defer(run):
-    """Run ``run()`` now, or while a stream captures, keep it for the graph instead."""
-    if _capture is None:
-        run()
-    else:
-        _capture.append(run)
-
-
-_made = []   # while a stream captures: a weak reference to the memory of each array it makes
-
-
-def _made_in_capture(array):
-    """Remember ``array``'s memory, made while a stream captures: it must outlive the graph."""
-    if _capture is not None:
-        owner = array
-        while isinstance(owner.base, np.ndarray):
-            owner = owner.base
-        _made.append(weakref.ref(owner))
-
-
-def _at_address(a):
-    """What a graph node keeps of an array: a function that views its memory again, by address,
-    shape and strides; the array itself may go (``_check_alive`` says if it went too soon)."""
-    address, shape, strides, dtype = a.__array_interface__["data"][0], a.shape, a.strides, a.dtype
-    assert min(strides, default=0) >= 0, "a product's operand with a negative stride"
-    span = sum((n - 1) * s for n, s in zip(shape, strides)) + dtype.itemsize
-    return lambda: np.ndarray(shape, dtype, buffer=(ctypes.c_char * span).from_address(address),
-                              strides=strides)
-
-
-def _check_alive(made, when):
-    """On a GPU the graph writes, at every launch, where its arrays were during the capture. One
-    freed since is a block that CuPy's pool hands out again: refused, as the emulator cannot
-    show the corruption that would follow."""
-    freed = sum(ref() is None for ref in made)
-    if freed:
-        raise RuntimeError(f"{freed} of the {len(made)} arrays made during a capture were freed "
-                           f"{when}: CuPy's pool would give their memory out again while the "
-                           f"graph still writes it")
-
-
-class Graph:
-    """``cupy.cuda.Graph``: what a capture recorded, run again in order by ``launch``."""
-
-    def __init__(self, ops, made):
-        self.ops, self.made = ops, made
-
-    def launch(self, stream=None):
-        _check_alive(self.made, "before a launch of the graph")
-        for op in self.ops:
-            op()
-
-
-class Stream:
-    """``cupy.cuda.Stream``: work runs at once here, except while it captures."""
-    null = None
-
-    def __init__(self, null=False, non_blocking=False, ptds=False):
-        self.capturing_ops = None
-
-    def __enter__(self):
-        _streams.append(self)
-        return self
-
-    def __exit__(self, *exc):
-        _streams.pop()
-
-    def synchronize(self):
-        if _capture is not None:
-            raise RuntimeError("cudaErrorStreamCaptureUnsupported: synchronize during capture")
-        _synchronize_device()
-
-    def begin_capture(self, mode=None):
-        global _capture
-        if self is Stream.null:
-            raise RuntimeError("cudaErrorStreamCaptureUnsupported: the legacy default stream "
-                               "cannot be captured")
-        if _capture is not None:
-            raise RuntimeError("cudaErrorIllegalState: a capture is under way already")
-        _capture = []
-
-    def end_capture(self):
-        global _capture, _made
-        ops, _capture = _capture, None
-        made, _made = _made, []
-        _check_alive(made, "before the capture ended")
-        return Graph(ops, made)
-
-    def is_capturing(self):
-        return _capture is not None
-
-
-Stream.null = Stream(null=True)
-_streams = [Stream.null]
-
-
-def get_current_stream():
-    return _streams[-1]
-
-
-@contextlib.contextmanager
-def counting():
-    """``with counting() as calls:`` ... ``calls["generic"]``: what the block asked for."""
-    calls = Calls()
-    _recording.append(calls)
-    try:
-        yield calls
-    finally:
-        _recording.remove(calls)
-
-
-# Calls that allocate, or make a view, and launch nothing
-NO_LAUNCH = frozenset("empty empty_like shape ndim result_type can_cast dtype".split())
-PRODUCTS = frozenset("matmul dot tensordot inner outer einsum vdot".split())
-
-
-def _record_call(name, result, inputs):
-    """Record a generic call unless it launched nothing: an allocation, or a view of an input."""
-    if name in ("empty", "empty_like"):
-        _made_in_capture(result)
-    if name in PRODUCTS:
-        record("gemm", name)
-    elif name not in NO_LAUNCH and not _is_view(result, inputs):
-        record("generic", name)
-
-
-def _record_matmul(a, b):
-    """cupy.matmul as CuPy runs it: a 2-D product hands cuBLAS a C- or F-ordered operand as it
-    is (a transpose is a flag), an N-D one first copies each operand that is not C-ordered (a
-    generic call); the gemm is named by its dimensions ("matmul 2-D")."""
-    nd = max(np.ndim(a), np.ndim(b))
-    for x in (a, b):
-        flags = np.ndarray.view(np.asanyarray(x), np.ndarray).flags
-        if not (flags.c_contiguous or (nd <= 2 and flags.f_contiguous)):
-            record("generic", "matmul's copy")
-    record("gemm", f"matmul {nd}-D")
-
-
-def _is_view(result, inputs):
-    if not isinstance(result, np.ndarray):
-        return False
-    base = _memory(result)
-    return any(isinstance(a, np.ndarray) and _memory(a) is base for a in _flat(inputs))
-
-
-def _memory(a):
-    while isinstance(a, np.ndarray) and a.base is not None:
-        a = a.base
-    return a
-
-
-def _flat(obj):
-    if isinstance(obj, (list, tuple)):
-        for o in obj:
-            yield from _flat(o)
-    elif isinstance(obj, dict):
-        for o in obj.values():
-            yield from _flat(o)
-    else:
-        yield obj
-
-
-# The public attributes of CuPy 14.2's ndarray (tests/test_cuda_double.py checks them against
-# the installed CuPy). Any other public attribute is NumPy's alone.
+# The public attributes of CuPy 14.2's ndarray (core.pyx:213-2393, core.pxd:13-25; checked
+# against the installed CuPy by tests/test_emulator.py). Any other public one is NumPy's alone.
 NDARRAY_ATTRIBUTES = frozenset("""
     T all any argmax argmin argpartition argsort astype base byteswap choose clip compress
     conj conjugate copy cstruct cumprod cumsum data device diagonal dot dtype dump dumps fill
@@ -255,156 +75,26 @@ NDARRAY_ATTRIBUTES = frozenset("""
     partition prod ptp put ravel real reduced_view repeat reshape round scatter_add
     scatter_max scatter_min searchsorted set shape size sort squeeze std strides sum swapaxes
     take toDlpack tobytes tofile tolist trace transpose var view""".split())
+# Methods that write into the array itself, and those that read a count on the host
+IN_PLACE = frozenset("sort partition put".split())
+READ_A_COUNT = frozenset("nonzero argwhere flatnonzero compress".split())   # and where(cond)
+TO_HOST = frozenset("dump dumps tofile".split())
 
 
-class Flags:
-    """``cupy.ndarray.flags``: c_contiguous, f_contiguous and owndata, nothing else."""
-    __slots__ = ("c_contiguous", "f_contiguous", "owndata")
-
-    def __init__(self, flags):
-        self.c_contiguous, self.f_contiguous = flags.c_contiguous, flags.f_contiguous
-        self.owndata = flags.owndata
-
-    def __getitem__(self, name):
-        return getattr(self, {"C_CONTIGUOUS": "c_contiguous", "F_CONTIGUOUS": "f_contiguous",
-                              "OWNDATA": "owndata"}[name])
+# ---- device memory: CuPy's pool (cupy_streams.Pool) ----
+def empty(shape, dtype=float, order="C"):
+    """``cupy.empty``: a block of the pool, no launch (cupy/_creation/basic.py:15-34)."""
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
+    dtype = np.dtype(dtype)
+    return streams.pool.malloc(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
+                               lambda buffer: DeviceArray(shape, dtype, buffer, order=order))
 
 
-class MemoryPointer:
-    """``cupy.ndarray.data``: the address, not a buffer."""
-
-    def __init__(self, ptr):
-        self.ptr = ptr
-
-
-class DeviceArray(np.ndarray):
-    """A ``cupy.ndarray`` stand-in: NumPy memory, CuPy's attributes and rules."""
-
-    def __getattribute__(self, name):
-        if name[0] != "_" and name not in NDARRAY_ATTRIBUTES:
-            raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
-        return super().__getattribute__(name)
-
-    @property
-    def flags(self):
-        return Flags(np.ndarray.flags.__get__(self))
-
-    @property
-    def data(self):
-        return MemoryPointer(self.__array_interface__["data"][0])
-
-    @property
-    def __cuda_array_interface__(self):
-        interface = dict(self.__array_interface__, version=3)
-        interface.pop("descr", None)
-        return interface
-
-    def get(self):
-        """Device to host, as ``cupy.ndarray.get``."""
-        record("d2h", "get")
-        return np.array(host(self))
-
-    def set(self, array):
-        """Host to device, as ``cupy.ndarray.set``."""
-        record("h2d", "set")
-        host(self)[...] = array
-
-    def __getitem__(self, key):
-        result = _wrap(super().__getitem__(_host_key(key)))
-        if not _basic(key):   # an index array: CuPy gathers with a kernel of its own
-            record("generic", "getitem")
-        return result
-
-    def __setitem__(self, key, value):
-        record("generic", "setitem")   # a copy or a fill kernel
-        super().__setitem__(_host_key(key), host(value) if isinstance(value, DeviceArray)
-                            else value)
-
-    # ---- methods that launch a kernel or copy, counted; views are not ----
-    def copy(self, order="C"):
-        record("generic", "copy")
-        return super().copy(order)
-
-    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True):
-        if copy or np.dtype(dtype) != self.dtype:
-            record("generic", "astype")
-        return super().astype(dtype, order=order, casting=casting, subok=subok, copy=copy)
-
-    def fill(self, value):
-        record("generic", "fill")
-        super().fill(value)
-
-    def reshape(self, *shape, **kwargs):
-        result = super().reshape(*shape, **kwargs)
-        if not _is_view(result, self):
-            record("generic", "reshape")
-        return result
-
-    def ravel(self, order="C"):
-        result = super().ravel(order)
-        if not _is_view(result, self):
-            record("generic", "ravel")
-        return result
-
-    def flatten(self, order="C"):
-        record("generic", "flatten")
-        return super().flatten(order)
-
-    def item(self, *args):
-        record("d2h", "item")
-        return super().item(*args)
-
-    def tolist(self):
-        record("d2h", "tolist")
-        return super().tolist()
-
-    def __float__(self):
-        record("d2h", "float")
-        return super().__float__()
-
-    def __int__(self):
-        record("d2h", "int")
-        return super().__int__()
-
-    def __bool__(self):
-        record("d2h", "bool")
-        return super().__bool__()
-
-    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
-        # NOTE: only the ufunc's name is checked: NumPy's own methods (a.sum() is add.reduce)
-        # come through here too, where CuPy has methods of its own
-        _check_name(_cupy, ufunc.__name__, "cupy")
-        if method == "at":   # add.at(a, key, values): the key may hold index arrays
-            a, key, *rest = inputs
-            getattr(ufunc, method)(host(a), _host_key(key), *map(_device_operand, rest))
-            return None
-        if ufunc is np.matmul and method == "__call__":
-            _record_matmul(*inputs)
-        else:
-            record("gemm" if ufunc.__name__ in PRODUCTS else "generic",
-                   ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}")
-        if _capture is not None and ufunc is np.matmul and out is None and method == "__call__":
-            # a product in a graph: its output exists now, its numbers at each launch
-            a, b = map(_device_operand, inputs)
-            result = np.empty(np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-                              + (a.shape[-2], b.shape[-1]), np.result_type(a, b))
-            _made_in_capture(result)
-            ra, rb, rout = map(_at_address, (a, b, result))   # as a graph holds them
-            _capture.append(lambda: np.matmul(ra(), rb(), out=rout(), **kwargs))
-            return _wrap(result)
-        if out is not None:
-            kwargs["out"] = tuple(_device_operand(o) for o in out)
-        result = getattr(ufunc, method)(*map(_device_operand, inputs), **kwargs)
-        if out is not None:
-            return out[0] if len(out) == 1 else out
-        return _wrap(result)
-
-    def __array_function__(self, func, types_, args, kwargs):
-        # np.concatenate(device arrays) and friends: CuPy dispatches them to its own function
-        _check_path(func.__module__, func.__name__)
-        result = _wrap(func(*_unwrap(args), **_unwrap(kwargs)))
-        _record_call(func.__name__, result, (args, kwargs))
-        return result
+def empty_like(a, dtype=None, order="K", shape=None):
+    shape = a.shape if shape is None else shape
+    order = "F" if order in ("K", "A") and a.flags.f_contiguous and not a.flags.c_contiguous \
+        else "C"
+    return empty(shape, a.dtype if dtype is None else dtype, order)
 
 
 def host(a):
@@ -412,28 +102,76 @@ def host(a):
     return np.ndarray.view(a, np.ndarray)
 
 
+def _memory(a):
+    """The array made by the pool that ``a`` views (NumPy collapses views onto it)."""
+    while isinstance(a, np.ndarray) and isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _is_view(result, inputs):
+    base = _memory(result)
+    return any(isinstance(a, DeviceArray) and _memory(a) is base for a in _flat(inputs))
+
+
+def _flat(obj):
+    if isinstance(obj, (list, tuple)):
+        for o in obj:
+            yield from _flat(o)
+    elif isinstance(obj, dict):
+        yield from _flat(list(obj.values()))
+    else:
+        yield obj
+
+
+class _At:
+    """What a graph node keeps of an array: its address, shape and strides; ``view()`` sees
+    that memory again at each launch, whatever has become of the array."""
+
+    def __init__(self, a):
+        self.shape, self.strides, self.dtype = a.shape, a.strides, a.dtype
+        address = a.__array_interface__["data"][0]
+        low = sum((n - 1) * s for n, s in zip(a.shape, a.strides) if s < 0)
+        high = sum((n - 1) * s for n, s in zip(a.shape, a.strides) if s > 0) + a.itemsize
+        self.low, self.offset, self.span = address + low, -low, high - low
+        self.size = a.size
+
+    def view(self):
+        if self.size == 0:
+            return np.empty(self.shape, self.dtype)
+        buffer = (ctypes.c_char * self.span).from_address(self.low)
+        return np.ndarray(self.shape, self.dtype, buffer, self.offset, self.strides)
+
+
+def _refs(obj):
+    """``obj`` with each device array replaced by its address, as a graph node keeps it."""
+    if isinstance(obj, DeviceArray):
+        return _At(obj)
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_refs(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _refs(v) for k, v in obj.items()}
+    return obj
+
+
+def _views(obj):
+    if isinstance(obj, _At):
+        return obj.view()
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_views(o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _views(v) for k, v in obj.items()}
+    return obj
+
+
+# ---- generic calls: CuPy's own kernels ----
 def _device_operand(x):
     """x as a NumPy operand; a host array among device operands is CuPy's TypeError."""
     if isinstance(x, DeviceArray):
         return host(x)
-    if isinstance(x, np.ndarray):
-        raise TypeError(f"Unsupported type {type(x)}: a host numpy.ndarray among CuPy "
-                        f"operands (move it with cupy.asarray first)")
+    if isinstance(x, np.ndarray):   # _kernel.pyx:147-156 -> _scalar.pyx:341-344
+        raise TypeError(f"Unsupported type {type(x)}")
     return x
-
-
-def _basic(key):
-    """True for an index of ints, slices, None and Ellipsis: a view, no kernel."""
-    keys = key if isinstance(key, tuple) else (key,)
-    return all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice))
-               for k in keys)
-
-
-def _host_key(key):
-    """An index with device index arrays seen as NumPy ones (CuPy takes host ones too)."""
-    if isinstance(key, tuple):
-        return tuple(_host_key(k) for k in key)
-    return host(key) if isinstance(key, DeviceArray) else key
 
 
 def _unwrap(obj):
@@ -444,67 +182,484 @@ def _unwrap(obj):
     return _device_operand(obj)
 
 
-def _wrap(result):
-    """NumPy results as device arrays: CuPy returns 0-d arrays where NumPy returns scalars."""
-    if isinstance(result, DeviceArray):
-        return result
-    if isinstance(result, np.ndarray):
-        return result.view(DeviceArray)
-    if isinstance(result, np.generic):
-        return np.asarray(result).view(DeviceArray)
+def _capturing():
+    return streams.current()._capture is not None
+
+
+def compute(name, fn, args, kwargs=None, kind="generic"):
+    """``fn(*args, **kwargs)`` as a CuPy call that makes a new array (or a view).
+
+    The result's shape and dtype come from running ``fn`` now. While the stream captures, the
+    new array's numbers do not exist yet: it is left poisoned (NaN where it can hold one), and
+    the graph computes it, from the addresses of the operands, at each launch.
+    """
+    kwargs = kwargs or {}
+    capturing = _capturing()
+    with np.errstate(all="ignore") if capturing else contextlib.nullcontext():
+        result = fn(*_unwrap(args), **_unwrap(kwargs))
+    refs = (_refs(args), _refs(kwargs)) if capturing else None
+    return _to_device(name, kind, result, (args, kwargs), refs, fn, ())
+
+
+def _to_device(name, kind, result, inputs, refs, fn, path):
+    """The device array for ``result`` (part ``path`` of what ``fn`` returns): a view of an
+    input as it is; new numbers in a block of the pool, written by a launch."""
     if isinstance(result, (list, tuple)):
-        return type(result)(_wrap(r) for r in result)
-    return result
+        return type(result)(_to_device(name, kind, r, inputs, refs, fn, path + (i,))
+                            for i, r in enumerate(result))
+    if isinstance(result, np.generic):   # CuPy returns 0-d arrays, not scalars
+        result = np.asarray(result)
+    if not isinstance(result, np.ndarray):
+        return result
+    if _is_view(result, inputs):
+        return result.view(DeviceArray)
+    out = empty_like(result)
+    record(kind, name)
+    if refs is None:
+        streams.submit(lambda: np.copyto(host(out), result))
+        return out
+    _poison(out)
+    at = _At(out)
+
+    def launch():
+        value = fn(*_views(refs[0]), **_views(refs[1]))
+        for i in path:
+            value = value[i]
+        np.copyto(at.view(), value)
+    streams.submit(launch)
+    return out
 
 
+def _poison(a):
+    """Memory no launch has written yet: NaN for floats, 0xff bytes otherwise."""
+    if a.dtype.kind in "fc":
+        host(a).fill(np.nan)
+    else:
+        host(a).view(np.uint8).fill(0xFF)
+
+
+def write(name, fn, args, kwargs=None, kind="generic"):
+    """``fn(*args, **kwargs)`` as a CuPy call that writes into arrays that exist."""
+    kwargs = kwargs or {}
+    record(kind, name)
+    if _capturing():
+        refs, krefs = _refs(args), _refs(kwargs)
+        streams.submit(lambda: fn(*_views(refs), **_views(krefs)))
+    else:
+        hargs, hkwargs = _unwrap(args), _unwrap(kwargs)
+        streams.submit(lambda: fn(*hargs, **hkwargs))
+
+
+# ---- between host and device ----
+def to_host(a, name, stream=None):
+    """A device array's numbers on the host (core.pyx:2098-2208): CuPy's guard on the stream
+    of the copy (memory.pyx:709-719), then the copy, which waits for the stream."""
+    stream = streams.current() if stream is None else stream
+    if stream.is_capturing():
+        raise RuntimeError("the current stream is capturing, so D2H transfers are disallowed")
+    record("d2h", name)
+    return np.array(host(a))
+
+
+def from_host(array, name, dtype=None, order="K"):
+    """A host array copied to a new device array (core.pyx:3040-3103): CuPy's guard
+    (memory.pyx:611-621), then the copy. A scalar goes by ``fill`` (core.pyx:3068-3070)."""
+    array = np.array(array, dtype=dtype, order=order, copy=None)
+    if array.ndim == 0:
+        out = empty((), array.dtype)
+        write("fill", np.ndarray.fill, (out, array[()]))
+        return out
+    streams.guard_transfer("H2D")
+    record("h2d", name)
+    out = empty_like(array)
+    host(out)[...] = array
+    return out
+
+
+def _read_a_count(name):
+    """_routines_indexing.pyx:123 and 802: CuPy reads on the host how many elements are
+    selected, ``int(scan[-1])``: a device-to-host copy in the middle of the call."""
+    streams.guard_transfer("D2H")
+    record("d2h", name)
+
+
+# ---- products ----
+def matmul(a, b, out=None, name="matmul"):
+    """``cupy.matmul`` and ``@`` (_routines_linalg.pyx:821-1071), and ``dot`` of at most two
+    dimensions: cuBLAS, unless CuPy's own kernels do it."""
+    for x in (a, b):
+        _device_operand(x)
+    nd = max(a.ndim, b.ndim)
+    one = nd <= 2 and (a.ndim == 1 or a.shape[0] == 1) and (b.ndim == 1 or b.shape[-1] == 1)
+    kind = "gemm"
+    if np.result_type(a, b).kind in "biu" or a.size == 0 or b.size == 0 or one:
+        kind = "generic"   # _routines_linalg.pyx:557-578, 615-624, 955-963, 992-1001
+    else:
+        for x in (a, b):   # copied first, then refused: the copies are captured
+            if not (x.flags.c_contiguous or (nd <= 2 and x.flags.f_contiguous)):
+                compute(f"{name}'s copy", np.ascontiguousarray, (x,))
+        streams.guard_library("cuBLAS")
+        name = f"{name} {max(nd, 2)}-D"
+    if out is not None:
+        write(name, np.matmul, (a, b), {"out": out}, kind)
+        return out
+    return compute(name, np.matmul, (a, b), kind=kind)
+
+
+# ---- the array ----
+class Flags:
+    """``cupy.ndarray.flags`` (flags.pyx:4-46; owndata is ``base is None``, core.pyx:493-505)."""
+    __slots__ = ("c_contiguous", "f_contiguous", "owndata")
+
+    def __init__(self, flags, owndata):
+        self.c_contiguous, self.f_contiguous = flags.c_contiguous, flags.f_contiguous
+        self.owndata = owndata
+
+    @property
+    def fnc(self):
+        return self.f_contiguous and not self.c_contiguous
+
+    @property
+    def forc(self):
+        return self.f_contiguous or self.c_contiguous
+
+    def __getitem__(self, name):
+        keys = {"C_CONTIGUOUS": "c_contiguous", "F_CONTIGUOUS": "f_contiguous",
+                "OWNDATA": "owndata"}
+        if name not in keys:
+            raise KeyError(f"{name} is not defined for cupy.ndarray.flags")
+        return getattr(self, keys[name])
+
+
+class MemoryPointer:
+    """``cupy.ndarray.data``: the address (with the view's offset), not a buffer."""
+
+    def __init__(self, ptr):
+        self.ptr = ptr
+
+
+class Device:
+    """``cupy.cuda.Device`` (device.pyx)."""
+
+    def __init__(self, device=0):
+        self.id = int(device)
+        self.compute_capability = "90"
+
+    def synchronize(self):   # device.pyx:199-207
+        streams.device_synchronize()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+# Methods of NumPy's own, in C, that CuPy's ndarray has too: each a generic call here
+_CALLS = frozenset(NDARRAY_ATTRIBUTES & set(dir(np.ndarray))) - frozenset(
+    "T base data device dtype flags flat imag itemsize mT nbytes ndim real shape size "
+    "strides".split())
+_ARRAY_ONLY = NDARRAY_ATTRIBUTES - set(dir(np.ndarray))   # cstruct, get, scatter_add...
+
+
+class DeviceArray(np.ndarray):
+    """A ``cupy.ndarray`` stand-in: pool memory, CuPy's attributes and rules."""
+
+    def __getattribute__(self, name):
+        if name[0] == "_" or name in _OWN:
+            return super().__getattribute__(name)
+        if name not in NDARRAY_ATTRIBUTES:
+            raise AttributeError(f"'cupy.ndarray' object has no attribute '{name}'")
+        if name in _ARRAY_ONLY:
+            raise Unmodelled(f"cupy.ndarray.{name}")
+        if name in _CALLS:
+            return _method(self, name)
+        return super().__getattribute__(name)
+
+    @property
+    def flags(self):
+        return Flags(np.ndarray.flags.__get__(self), self.base is None)
+
+    @property
+    def base(self):
+        """None for an array the pool made, else the array it views (core.pxd:24)."""
+        base = np.ndarray.base.__get__(self)
+        return base if isinstance(base, np.ndarray) else None
+
+    @property
+    def data(self):
+        return MemoryPointer(self.__array_interface__["data"][0])
+
+    @property
+    def device(self):   # core.pyx:2093-2096
+        return Device(0)
+
+    @property
+    def __cuda_array_interface__(self):
+        interface = dict(self.__array_interface__, version=3)
+        interface.pop("descr", None)
+        return interface
+
+    # ---- between host and device ----
+    def get(self, stream=None, order="C", out=None, blocking=True):
+        """core.pyx:2098-2208; a view that is not dense is first copied on the device."""
+        if not (self.flags.c_contiguous or self.flags.f_contiguous):
+            self = compute("get's copy", np.ascontiguousarray, (self,))
+        result = to_host(self, "get", stream)
+        if out is not None:
+            out[...] = result
+            return out
+        return result
+
+    def set(self, arr, stream=None):
+        """core.pyx:2210-2244."""
+        if not isinstance(arr, np.ndarray) or isinstance(arr, DeviceArray):
+            raise TypeError("Only numpy.ndarray can be set to cupy.ndarray")
+        if self.dtype != arr.dtype:
+            raise TypeError(f"{arr.dtype} array cannot be set to {self.dtype} array")
+        if self.shape != arr.shape:
+            raise ValueError(f"Shape mismatch. Old shape: {self.shape}, new shape: {arr.shape}")
+        if not (self.flags.c_contiguous or self.flags.f_contiguous):
+            raise RuntimeError("Cannot set to non-contiguous array")
+        stream = streams.current() if stream is None else stream
+        if stream.is_capturing():
+            raise RuntimeError("the current stream is capturing, so H2D transfers are "
+                               "disallowed")
+        record("h2d", "set")
+        host(self)[...] = arr
+
+    def item(self):   # core.pyx:680-692
+        if self.size != 1:
+            raise ValueError("can only convert an array of size 1 to a Python scalar")
+        return self.get().item()
+
+    def tolist(self):   # core.pyx:694-703
+        return self.get().tolist()
+
+    def __float__(self):   # core.pyx:2048-2055
+        return float(self.get())
+
+    def __int__(self):
+        return int(self.get())
+
+    def __complex__(self):
+        return complex(self.get())
+
+    def __bool__(self):   # core.pyx:1529-1541
+        if self.size == 0:
+            warnings.warn("The truth value of an empty array is ambiguous. Returning False, "
+                          "but in future this will result in an error. Use `array.size > 0` "
+                          "to check that an array is not empty.", DeprecationWarning)
+            return False
+        if self.size > 1:
+            raise ValueError("The truth value of an array with more than one element is "
+                             "ambiguous. Use a.any() or a.all()")
+        return bool(self.get())
+
+    def __index__(self):   # not a method of cupy.ndarray (core.pyx)
+        raise TypeError("'cupy.ndarray' object cannot be interpreted as an integer")
+
+    def __repr__(self):   # core.pyx: repr and str go through get()
+        return repr(self.get())
+
+    def __str__(self):
+        return str(self.get())
+
+    def tobytes(self, order="C"):
+        return self.get().tobytes(order)
+
+    # ---- generic calls that CuPy makes methods of its own ----
+    def __getitem__(self, key):
+        """Basic indexing is a view, also of one element (a 0-d array); index arrays gather
+        with a kernel of CuPy's (_routines_indexing.pyx); a boolean mask counts on the host."""
+        if _basic(key):
+            keys = key if isinstance(key, tuple) else (key,)
+            if Ellipsis not in keys:   # NumPy's own way to a 0-d view
+                keys = keys + (Ellipsis,)
+            return np.ndarray.__getitem__(self, keys)
+        key = _index(key)
+        return compute("getitem", np.ndarray.__getitem__, (self, key))
+
+    def __setitem__(self, key, value):
+        """_routines_indexing.pyx:1064-1110: a basic index fills with a scalar or copies a
+        device array, and refuses a host array that is not a scalar (1088-1093); an advanced
+        index takes a host value, copied to the device first (916-917)."""
+        if _basic(key):
+            if isinstance(value, np.ndarray) and not isinstance(value, DeviceArray) \
+                    and value.ndim > 0:
+                raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
+            if isinstance(value, np.ndarray) and not isinstance(value, DeviceArray):
+                value = value[()]
+        else:
+            key = _index(key)
+            if isinstance(value, (np.ndarray, list, tuple)) and \
+                    not isinstance(value, DeviceArray):
+                value = from_host(value, "setitem's value")
+        write("setitem", np.ndarray.__setitem__, (self, key, value))
+
+    def copy(self, order="C"):   # core.pyx:885-887: astype, a copy kernel
+        return compute("copy", np.ndarray.copy, (self, order))
+
+    def astype(self, dtype, order="K", casting=None, subok=None, copy=True):
+        if not copy and np.dtype(dtype) == self.dtype:
+            return self
+        return compute("astype", np.ndarray.astype, (self, dtype, order))
+
+    def fill(self, value):
+        """core.pyx:1000-1028: a scalar only."""
+        if isinstance(value, DeviceArray):
+            if value.shape != ():
+                raise ValueError("non-scalar cupy.ndarray cannot be used for fill")
+        elif np.asarray(value).shape != ():
+            raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
+        write("fill", np.ndarray.fill, (self, value))
+
+    def __iter__(self):   # core.pyx:1812-1815
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return (self[i] for i in range(len(self)))
+
+    def __copy__(self):
+        return self.copy()
+
+    def __deepcopy__(self, memo):
+        return self.copy()
+
+    def view(self, *args, **kwargs):
+        return np.ndarray.view(self, *args, **kwargs)
+
+    @property
+    def T(self):
+        return np.ndarray.transpose(self)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        """Operators and NumPy's ufuncs on device arrays: CuPy's ufunc of the same name
+        (core.pyx:1969-2026), so host arrays among the inputs are its TypeError."""
+        _check_name(_cupy, ufunc.__name__, "cupy")
+        if method != "__call__":
+            _check_name(getattr(_cupy, ufunc.__name__, None), method, f"cupy.{ufunc.__name__}")
+        if out is not None:
+            out = out[0] if len(out) == 1 else out
+        if ufunc is np.matmul and method == "__call__":
+            return matmul(*inputs, out=out)
+        name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        fn = getattr(ufunc, method)
+        if method == "at":   # add.at(a, key, values): in place
+            a, key, *rest = inputs
+            write(name, fn, (a, _index(key), *rest))
+            return None
+        if out is not None:
+            write(name, fn, inputs, dict(kwargs, out=out))
+            return out
+        return compute(name, fn, inputs, kwargs)
+
+    def __array_function__(self, func, types_, args, kwargs):
+        """np.concatenate(device arrays) and friends: CuPy's function of the same path
+        (core.pyx:2030-2046)."""
+        return _function(func, _path(func.__module__, func.__name__))(*args, **kwargs)
+
+
+def _method(a, name):
+    """One of NumPy's methods that CuPy's ndarray has too, as CuPy's call."""
+    method = getattr(np.ndarray, name)
+    if name in IN_PLACE:
+        return lambda *args, **kwargs: write(name, method, (a, *args), kwargs)
+    if name in TO_HOST:
+        return lambda *args, **kwargs: getattr(a.get(), name)(*args, **kwargs)
+    if name == "dot":
+        return lambda b, out=None: matmul(a, b, out, "dot")
+
+    def call(*args, **kwargs):
+        if name in READ_A_COUNT:
+            _read_a_count(name)
+        return compute(name, method, (a, *args), kwargs)
+    return call
+
+
+_OWN = frozenset(n for n in vars(DeviceArray) if not n.startswith("_"))   # ours, above
+
+
+def _basic(key):
+    """True for an index of ints, slices, None and Ellipsis: a view, no kernel."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (int, np.integer, slice))
+               for k in keys)
+
+
+def _index(key):
+    """An advanced index as CuPy takes it: a host index array or list is copied to the device
+    (_routines_indexing.pyx:290-291); a boolean mask is counted on the host (802)."""
+    if isinstance(key, tuple):
+        return tuple(_index(k) for k in key)
+    if isinstance(key, (list, np.ndarray)) and not isinstance(key, DeviceArray):
+        key = from_host(np.asarray(key), "index")
+    if isinstance(key, DeviceArray) and key.dtype == bool:
+        _read_a_count("boolean mask")
+    return key
+
+
+# ---- the module ----
 def _check_name(cupy_object, name, where):
     if _cupy is not None and not hasattr(cupy_object, name):
         raise AttributeError(f"'{where}' has no attribute '{name}' in the installed CuPy "
                              f"{_cupy.__version__}")
 
 
-def _check_path(numpy_path, name):
-    """numpy.lib.stride_tricks.as_strided -> cupy.lib.stride_tricks must have as_strided."""
-    if _cupy is None:
-        return
-    target = _cupy
+def _path(numpy_path, name):
+    """numpy.fft.fft -> 'fft.fft', checked against the installed CuPy; what NumPy keeps in a
+    private module (numpy._core.fromnumeric) CuPy has at its top level."""
+    parts = []
     for part in numpy_path.split(".")[1:]:
-        if part.startswith("_"):   # numpy._core.fromnumeric: CuPy exports it at the top
-            target = _cupy
+        if part.startswith("_"):
+            parts = []
             break
+        parts.append(part)
+    target = _cupy
+    for part in parts:
         target = getattr(target, part, None)
     _check_name(target, name, "cupy")
+    return ".".join(parts + [name])
+
+
+_SPECIAL = {}   # functions whose CuPy form differs from a generic call on NumPy's
+
+
+def _function(fn, path=None):
+    """A function of the double: ``fn`` (NumPy's) as CuPy's generic call of that name."""
+    name = path or fn.__name__
+    if name in _SPECIAL:
+        return _SPECIAL[name]
+
+    def call(*args, **kwargs):
+        if name in READ_A_COUNT or (name == "where" and len(args) + len(kwargs) == 1):
+            _read_a_count(name)
+        return compute(name, fn, args, kwargs)
+    call.__name__ = fn.__name__
+    return call
 
 
 class _Ufunc:
-    """A ufunc of the double: NumPy's ufunc; its methods checked against CuPy's."""
+    """A ufunc of the double: NumPy's ufunc under CuPy's rules; its methods checked
+    against CuPy's."""
 
     def __init__(self, ufunc):
-        self.ufunc = ufunc
+        self.ufunc, self.__name__ = ufunc, ufunc.__name__
 
-    def __call__(self, *args, **kwargs):
-        return _call(self.ufunc, args, kwargs)
+    def __call__(self, *args, out=None, **kwargs):
+        for a in args:
+            _device_operand(a)
+        return DeviceArray.__array_ufunc__(None, self.ufunc, "__call__", *args,
+                                           out=None if out is None else (out,), **kwargs)
 
     def __getattr__(self, method):
         _check_name(getattr(_cupy, self.ufunc.__name__, None), method,
                     f"cupy.{self.ufunc.__name__}")
-        if method == "at":   # add.at(a, key, values): the key may hold index arrays
-            def at(a, key, *values):
-                self.ufunc.at(host(a), _host_key(key), *_unwrap(values))
-            return at
-        bound = getattr(self.ufunc, method)
-        return lambda *args, **kwargs: _call(bound, args, kwargs)
-
-
-def _call(fn, args, kwargs):
-    """fn on NumPy operands, the result as device arrays; host arrays refused, as by CuPy."""
-    result = _wrap(fn(*_unwrap(args), **_unwrap(kwargs)))
-    _record_call(getattr(fn, "__name__", "call"), result, (args, kwargs))
-    return result
+        return lambda *args, **kwargs: DeviceArray.__array_ufunc__(
+            None, self.ufunc, method, *args, **kwargs)
 
 
 class _Namespace(types.ModuleType):
-    """``cupy`` (or ``cupy.lib``...): NumPy's object of the same path, under CuPy's rules."""
+    """``cupy`` (or ``cupy.fft``...): NumPy's object of the same path, under CuPy's rules."""
 
     def __init__(self, path, numpy_module, cupy_module):
         super().__init__(path)
@@ -523,119 +678,150 @@ class _Namespace(types.ModuleType):
         elif isinstance(obj, np.ufunc):
             obj = _Ufunc(obj)
         elif callable(obj) and not isinstance(obj, type):
-            obj = _function(obj)
+            path = self.__name__.partition(".")[2]
+            obj = _function(obj, f"{path}.{name}" if path else name)
         setattr(self, name, obj)   # dtypes, scalar types and constants pass as they are
         return obj
 
 
-def _function(fn):
-    def call(*args, **kwargs):
-        return _call(fn, args, kwargs)
-    call.__name__ = fn.__name__
-    return call
-
-
-# ---- the module itself: NumPy's names, and the ones only CuPy has ----
-module = _Namespace("cupy", np, _cupy)
-module.__version__ = _cupy.__version__ if _cupy is not None else "double"
-module.ndarray = DeviceArray
-
-
-def asarray(a, dtype=None, order=None):
-    """Host to device (a copy); a device array of the same dtype comes back as it is."""
-    if isinstance(a, DeviceArray) and (dtype is None or np.dtype(dtype) == a.dtype) \
-            and order in (None, "K", "A"):
-        return a
-    return array(a, dtype=dtype, order=order or "K")
-
-
-def array(obj, dtype=None, copy=True, order="K", ndmin=0):
-    on_device = isinstance(obj, DeviceArray)
-    record("generic" if on_device else "h2d", "array")
-    source = host(obj) if on_device else obj
-    return np.array(source, dtype=dtype, copy=copy, order=order, ndmin=ndmin).view(DeviceArray)
-
-
-def asnumpy(a):
-    """Device to host."""
+def asarray(a, dtype=None, order=None, *, copy=None, blocking=False):
+    """cupy/_creation/from_data.py:59-94: a device array of that dtype as it is; else a copy
+    (from the host, or CuPy's astype)."""
     if isinstance(a, DeviceArray):
-        record("d2h", "asnumpy")
-    return np.array(host(a)) if isinstance(a, DeviceArray) else np.asarray(a)
+        if (dtype is None or np.dtype(dtype) == a.dtype) and order in (None, "K", "A"):
+            return a
+        return compute("astype", np.ndarray.astype, (a, a.dtype if dtype is None else dtype,
+                                                     order or "K"))
+    return from_host(a, "asarray", dtype, order or "K")
+
+
+def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, *, blocking=False):
+    """core.pyx:2821-2841: a device array's copy (CuPy's kernel), or the host's numbers."""
+    if isinstance(obj, DeviceArray):
+        return compute("array", np.array, (obj,), dict(dtype=dtype, order=order, ndmin=ndmin))
+    return from_host(np.array(obj, dtype=dtype, ndmin=ndmin), "array", order=order)
+
+
+def asnumpy(a, stream=None, order="C", out=None, *, blocking=True):
+    if isinstance(a, DeviceArray):
+        return a.get(stream, order, out, blocking)
+    return np.asarray(a, order=order)
 
 
 def ascontiguousarray(a, dtype=None):
-    if isinstance(a, DeviceArray) and a.flags.c_contiguous and \
-            (dtype is None or np.dtype(dtype) == a.dtype):
+    """core.pyx:3221-3239: the array itself when C-ordered and of the dtype, else a copy."""
+    if not isinstance(a, DeviceArray):
+        raise TypeError(f"Argument 'a' has incorrect type (expected cupy._core.core."
+                        f"_ndarray_base, got {type(a).__name__})")
+    if a.flags.c_contiguous and (dtype is None or np.dtype(dtype) == a.dtype):
         return a
-    return _call(np.ascontiguousarray, (a,), {} if dtype is None else {"dtype": dtype})
+    return compute("ascontiguousarray", np.ascontiguousarray, (a,),
+                   {} if dtype is None else {"dtype": dtype})
 
 
 def get_array_module(*arrays):
     return module if any(isinstance(a, DeviceArray) for a in arrays) else np
 
 
-class Event:
-    """cupy.cuda.Event timed by the host clock: on the double every launch is synchronous.
-
-    As on a GPU, an event's time can be read only once the host has waited for it (its
-    ``synchronize``, or that of an event recorded after it, or the device's): reading it
-    earlier raises, as ``cudaEventElapsedTime`` fails with cudaErrorNotReady.
-    """
-    recorded = 0          # events recorded so far, in stream order
-    synchronized = 0      # the host has waited for the first `synchronized` of them
-
-    def __init__(self, *args, **kwargs):
-        self.time, self.order = None, None
-
-    def record(self, stream=None):
-        Event.recorded += 1
-        self.time, self.order = time.perf_counter(), Event.recorded
-
-    def synchronize(self):
-        if self.order is not None:
-            Event.synchronized = max(Event.synchronized, self.order)
-
-    @property
-    def done(self):
-        return self.order is not None and self.order <= Event.synchronized
+def _unmodelled(name):
+    def refuse(*args, **kwargs):
+        raise Unmodelled(f"cupy.{name}")
+    return refuse
 
 
-def get_elapsed_time(start, end):
-    for event in (start, end):
-        if not event.done:
-            raise RuntimeError("cudaErrorNotReady: an event was read before the host waited for "
-                               "it (synchronize the later event first)")
-    return (end.time - start.time) * 1e3   # milliseconds, as CuPy
+class _Random:
+    """``cupy.random``: cuRAND behind it (curand.pyx:140-149), so refused while a stream
+    captures (test_graph test_stream_capture_failure_curand). The numbers are NumPy's, from a
+    generator of the double's own: the user's global NumPy state is left alone."""
+
+    def __init__(self):
+        self.generator = np.random.default_rng(0)
+
+    def seed(self, seed=None):
+        self.generator = np.random.default_rng(seed)
+
+    def _draw(self, name, draw, size, dtype):
+        streams.guard_library("cuRAND")
+        record("generic", f"random.{name}")
+        return from_device_numbers(draw(size).astype(dtype))
+
+    def random(self, size=None, dtype=float):
+        return self._draw("random", self.generator.random, size, dtype)
+
+    random_sample = random
+
+    def standard_normal(self, size=None, dtype=float):
+        return self._draw("standard_normal", self.generator.standard_normal, size, dtype)
+
+    def rand(self, *size, dtype=float):
+        return self.random(size, dtype)
+
+    def randn(self, *size, dtype=float):
+        return self.standard_normal(size, dtype)
 
 
-def _synchronize_device():
-    if _capture is not None:
-        raise RuntimeError("cudaErrorStreamCaptureUnsupported: a synchronize during capture")
-    Event.synchronized = Event.recorded
+def from_device_numbers(values):
+    """Numbers made on the device (cuRAND's) into a new device array: no host copy."""
+    out = empty_like(np.asarray(values))
+    host(out)[...] = values
+    return out
 
 
-class Device:
-    def __init__(self, device=0):
-        self.id = device
-        self.compute_capability = "90"
+for _name, _fn in dict(matmul=matmul, dot=lambda a, b, out=None: matmul(a, b, out, "dot"),
+                       asarray=asarray, array=array, ascontiguousarray=ascontiguousarray,
+                       empty=empty, empty_like=empty_like).items():
+    _SPECIAL[_name] = _fn
+for _name in ("tensordot", "inner", "vdot", "einsum", "linalg.svd", "linalg.inv"):
+    _SPECIAL[_name] = _unmodelled(_name)
 
-    def synchronize(self):
-        _synchronize_device()
-
-
-module.asarray, module.array, module.asnumpy = asarray, array, asnumpy
-module.ascontiguousarray, module.get_array_module = ascontiguousarray, get_array_module
+module = _Namespace("cupy", np, _cupy)
+module.__version__ = _cupy.__version__ if _cupy is not None else "double"
+module.ndarray = DeviceArray
+for _name, _fn in _SPECIAL.items():
+    if "." not in _name:
+        setattr(module, _name, _fn)
+module.asnumpy, module.get_array_module = asnumpy, get_array_module
+module.random = _Random()
 module.cuda = types.SimpleNamespace(
-    runtime=types.SimpleNamespace(getDeviceCount=lambda: 1, deviceSynchronize=_synchronize_device,
-                                  getDeviceProperties=lambda i: {"name": b"CuPy double"}),
-    Event=Event, get_elapsed_time=get_elapsed_time, Device=Device, Stream=Stream, Graph=Graph,
-    get_current_stream=get_current_stream)
-_linalg = types.SimpleNamespace(COMPUTE_TYPE_DEFAULT=0, COMPUTE_TYPE_TF32=1,
-                                set_compute_type=lambda dtype, mode: None)
-module._core = types.SimpleNamespace(_routines_linalg=_linalg)
+    runtime=types.SimpleNamespace(
+        getDeviceCount=lambda: 1, deviceSynchronize=Device(0).synchronize,
+        getDeviceProperties=lambda i: {"name": b"CuPy double"},
+        CUDARuntimeError=streams.CUDARuntimeError, runtimeGetVersion=lambda: 13000),
+    Stream=streams.Stream, Event=streams.Event, get_elapsed_time=streams.get_elapsed_time,
+    Graph=streams.Graph, Device=Device, get_current_stream=lambda device_id=-1:
+    streams.current())
+
+
+# ---- kernel arguments, as CuPy packs them ----
+def pack(arg):
+    """One kernel argument as the bytes cuLaunchKernel reads (function.pyx:53-82)."""
+    if arg is None:                                  # function.pyx:54-55: NULL
+        return np.uint64(0).tobytes()
+    if isinstance(arg, DeviceArray):                 # function.pyx:56-57, core.pyx:2434-2440
+        return np.uint64(arg.__array_interface__["data"][0]).tobytes()
+    if isinstance(arg, np.ndarray):                  # function.pyx:66-79
+        if arg.size != 1:
+            raise TypeError(f"You are trying to pass a numpy.ndarray of shape {arg.shape} as a "
+                            f"kernel parameter. Only numpy.ndarrays of size one can be passed "
+                            f"by value. If you meant to pass a pointer to __global__ memory, "
+                            f"you need to pass a cupy.ndarray instead.")
+        return arg.tobytes()
+    if isinstance(arg, np.generic):                  # _scalar.pyx:339-340: its own dtype
+        return arg.tobytes()
+    if type(arg) is bool:                            # _scalar.pyx:302-317
+        return np.bool_(arg).tobytes()
+    if type(arg) is int:
+        return (np.uint64(arg) if arg >= 2 ** 63 else np.int64(arg)).tobytes()
+    if type(arg) is float:
+        return np.float64(arg).tobytes()
+    if type(arg) is complex:
+        return np.complex128(arg).tobytes()
+    raise TypeError(f"Unsupported type {type(arg)}")   # _scalar.pyx:341-344
 
 
 def install(monkeypatch):
-    """Put the double where minigan keeps CuPy, for one test (undone by ``monkeypatch``)."""
+    """Put the double where minigan keeps CuPy, for one test (undone by ``monkeypatch``), on
+    a fresh device: the default stream current, no capture, an empty pool."""
     from minigan import backend
+    streams.reset()
     monkeypatch.setattr(backend, "cupy", module)

@@ -1,0 +1,469 @@
+"""CuPy's own tests, run against the CuPy double: the double must pass what CuPy passes.
+
+Each test names the CuPy test it mirrors (CuPy v14.2.0, tests/cupy_tests/...), and keeps its
+steps and assertions; what differs is said in the test. The double's rules themselves, with
+the CuPy source lines they follow, are in tests/cuda_emu/cupy_double.py and cupy_streams.py.
+Tests of CuPy features minigan does not use and the double does not model (cuFFT plans' dot
+graphs, cuSOLVER, cuSPARSE, add_callback, per-device streams) are not ported.
+"""
+import gc
+
+import numpy as np
+import pytest
+
+from cuda_emu import cupy_double, cupy_streams
+from minigan import cuda as minigan_cuda
+
+cupy = cupy_double.module
+cuda = cupy.cuda
+
+
+@pytest.fixture(autouse=True)
+def double(monkeypatch, emulator_lib):
+    """A fresh emulated device: the default stream current, no capture, an empty pool."""
+    import cuda_emu
+    cuda_emu.install(monkeypatch, emulator_lib)
+
+
+def assert_array_equal(a, b):
+    np.testing.assert_array_equal(*(x.get() if isinstance(x, cupy.ndarray) else x
+                                    for x in (a, b)))
+
+
+# ---- tests/cupy_tests/cuda_tests/test_graph.py, TestGraph ----
+def _helper1(a):   # ufuncs of simple arithmetic
+    a = a + 3
+    a = a * 7.6
+    return a ** 2
+
+
+def _helper2(a):   # ufuncs that call the math API
+    a = 3 * cupy.sin(a)
+    return cupy.sqrt(a)
+
+
+def _helper3(a):   # a CUDA library (cuFFT)
+    a = a * cupy.fft.fft(a)
+    return cupy.fft.ifft(a)
+
+
+def _helper4(a):   # a host decision on a value computed on the device: a synchronization
+    result = cupy.zeros((1,), dtype=cupy.int32)
+    if a.sum() > 0:   # synchronize!
+        result += 1
+    if a[-1] >= 0:    # synchronize!
+        result += 2
+    return result
+
+
+@pytest.mark.parametrize("upload", [True, False])
+def test_capture_run_on_same_stream(upload):
+    s = cuda.Stream(non_blocking=True)
+    a = cupy.random.random((100,))
+    cuda.get_current_stream().synchronize()
+    for func in (_helper1, _helper2, _helper3):
+        with s:
+            s.begin_capture()
+            out1 = func(a)
+            g = s.end_capture()
+            if upload:
+                g.upload()
+            g.launch()
+        s.synchronize()
+        out2 = func(a)
+        assert_array_equal(out1, out2)
+
+
+@pytest.mark.parametrize("upload", [True, False])
+def test_capture_run_on_different_streams(upload):
+    s1, s2 = cuda.Stream(non_blocking=True), cuda.Stream(non_blocking=True)
+    a = cupy.random.random((100,))
+    cuda.get_current_stream().synchronize()
+    for func in (_helper1, _helper2, _helper3):
+        with s1:
+            s1.begin_capture()
+            out1 = func(a)
+            g = s1.end_capture()
+        with s2:
+            if upload:
+                g.upload()
+            g.launch()
+        s2.synchronize()
+        out2 = func(a)
+        assert_array_equal(out1, out2)
+
+
+@pytest.mark.parametrize("upload", [True, False])
+def test_stream_is_capturing(upload):
+    s = cuda.Stream(non_blocking=True)
+    a = cupy.random.random((100,))
+    with s:
+        s.begin_capture()
+        assert s.is_capturing()
+        assert not cuda.Stream.null.is_capturing()
+        b = a * 3
+        g = s.end_capture()
+    assert not s.is_capturing()
+    assert not cuda.Stream.null.is_capturing()
+    if upload:
+        g.upload()
+    cuda.get_current_stream().synchronize()
+    g.launch()
+    s.synchronize()
+    assert_array_equal(b, 3 * a)
+
+
+@pytest.mark.parametrize("upload", [True, False])
+def test_capture_launch_host_func(upload):
+    s = cuda.Stream(non_blocking=True)
+    counter = {"count": 0}
+
+    def callback(x):
+        counter["count"] += x["delta"]
+
+    with s:
+        s.begin_capture()
+        s.launch_host_func(callback, {"delta": 1})   # the graph keeps the callback alive
+        del callback
+        gc.collect()
+        g = s.end_capture()
+    if upload:
+        g.upload()
+    g.launch()
+    cuda.get_current_stream().synchronize()
+    assert counter["count"] == 1
+    g.launch()
+    cuda.get_current_stream().synchronize()
+    assert counter["count"] == 2
+
+
+@pytest.mark.parametrize("upload", [True, False])
+def test_stream_fork_join(upload):
+    s1, s2 = cuda.Stream(non_blocking=True), cuda.Stream(non_blocking=True)
+    e1, e2 = cuda.Event(), cuda.Event()
+    a = cupy.random.random((100,))
+
+    def func(x):
+        return 3 * x + 1
+
+    with s1:
+        s1.begin_capture()
+        out1 = a * 100
+        e1.record(s1)
+        s2.wait_event(e1)
+        with s2:
+            out2 = func(out1)
+            e2.record(s2)
+        s1.wait_event(e2)
+        g = s1.end_capture()
+    assert not s1.is_capturing()
+    assert not s2.is_capturing()
+    if upload:
+        g.upload()
+    cuda.get_current_stream().synchronize()
+    g.launch()
+    s1.synchronize()
+    assert_array_equal(out2, func(a * 100))
+
+
+@pytest.mark.parametrize("upload", [True, False])
+def test_null_stream_cannot_capture(upload):
+    s = cuda.Stream(non_blocking=False)
+    a = cupy.random.random((100,))
+    with s:
+        s.begin_capture()
+        b = a + 4
+        assert s.is_capturing()
+        # the legacy stream is unhappy while a blocking stream captures
+        with pytest.raises(cuda.runtime.CUDARuntimeError) as e:
+            cuda.Stream.null.is_capturing()
+        assert "cudaErrorStreamCaptureImplicit" in str(e.value)
+        g = s.end_capture()
+    assert not s.is_capturing()
+    assert not cuda.Stream.null.is_capturing()
+    if upload:
+        g.upload()
+    cuda.get_current_stream().synchronize()
+    g.launch()
+    s.synchronize()
+    assert_array_equal(b, a + 4)
+
+
+@pytest.mark.parametrize("query", ["synchronize", "done"])
+def test_stream_capture_failure1_4_6(query):
+    """test_stream_capture_failure1 and failure6 (a synchronize: an error, and the capture
+    invalidated) and failure4 (a query: no error, but the capture invalidated)."""
+    s = cuda.Stream(non_blocking=True)
+    with s:
+        s.begin_capture()
+        if query == "synchronize":
+            with pytest.raises(cuda.runtime.CUDARuntimeError) as e:
+                s.synchronize()
+            assert "cudaErrorStreamCaptureUnsupported" in str(e.value)
+        else:
+            s.done
+        with pytest.raises(cuda.runtime.CUDARuntimeError) as e:
+            s.end_capture()
+        assert "cudaErrorStreamCaptureInvalidated" in str(e.value)
+    assert not s.is_capturing()
+    s.synchronize()
+
+
+def test_stream_capture_failure2():
+    s1, s2 = cuda.Stream(non_blocking=True), cuda.Stream(non_blocking=True)
+    e2 = cuda.Event()
+    a = cupy.random.random((100,))
+    with s1:
+        s1.begin_capture()
+        with pytest.raises(cuda.runtime.CUDARuntimeError) as e:
+            s2.end_capture()
+        assert "cudaErrorIllegalState" in str(e.value)
+        e2.record(s1)
+        s2.wait_event(e2)
+        with s2:
+            b = a ** 3  # noqa: F841
+        with pytest.raises(cuda.runtime.CUDARuntimeError) as e:
+            s2.end_capture()
+        assert "cudaErrorStreamCaptureUnmatched" in str(e.value)
+        with pytest.raises(cuda.runtime.CUDARuntimeError) as e:
+            s1.end_capture()
+        assert "cudaErrorStreamCaptureInvalidated" in str(e.value)
+    assert not s1.is_capturing()
+    assert not s2.is_capturing()
+    s1.synchronize()
+    s2.synchronize()
+
+
+def test_stream_capture_failure3():
+    s1, s2 = cuda.Stream(non_blocking=True), cuda.Stream(non_blocking=True)
+    e2 = cuda.Event()
+    a = cupy.random.random((100,))
+    with s1:
+        s1.begin_capture()
+        e2.record(s1)
+        s2.wait_event(e2)
+        with s2:
+            # cupy.where(cond) counts on the host: refused while capturing
+            with pytest.raises(RuntimeError) as e:
+                cupy.where(a > 0.5)
+            assert "is capturing" in str(e.value)
+        # s2 joined the capture and was never joined back
+        with pytest.raises(cuda.runtime.CUDARuntimeError) as e:
+            s1.end_capture()
+        assert "cudaErrorStreamCaptureUnjoined" in str(e.value)
+    assert not s1.is_capturing()
+    assert not s2.is_capturing()
+    s1.synchronize()
+    s2.synchronize()
+
+
+def test_stream_capture_failure5():
+    s = cuda.Stream(non_blocking=True)
+    a = cupy.random.random((100,))
+    with s:
+        s.begin_capture()
+        with pytest.raises(RuntimeError) as e:
+            _helper4(a)
+        assert "is capturing" in str(e.value)
+        s.end_capture()   # CuPy refused before CUDA saw anything: the capture is valid
+    assert not s.is_capturing()
+    s.synchronize()
+
+
+@pytest.mark.parametrize("library, call", [
+    ("cuBLAS", lambda a, b: cupy.matmul(a, b)),        # test_stream_capture_failure_cublas
+    ("cuRAND", lambda a, b: cupy.random.random(100)),  # test_stream_capture_failure_curand
+])
+def test_stream_capture_failure_libraries(library, call):
+    s = cuda.Stream(non_blocking=True)
+    a, b = cupy.random.random((3, 4)), cupy.random.random((4, 5))
+    with s:
+        s.begin_capture()
+        with pytest.raises(NotImplementedError) as e:
+            call(a, b)
+        assert library in str(e.value)
+        s.end_capture()
+    assert not s.is_capturing()
+    s.synchronize()
+
+
+# ---- tests/cupy_tests/cuda_tests/test_stream.py, TestStream ----
+def test_eq():
+    null0, null1, null2 = cuda.Stream.null, cuda.Stream(True), cuda.Stream(True)
+    null3, null4 = cuda.Stream(ptds=True), cuda.Stream()
+    assert null0 == null1 and null1 == null2
+    assert null2 != null3 and null2 != null4
+
+
+def test_hash():
+    hash(cuda.Stream.null)
+    hash(cuda.Stream(True))
+    hash(cuda.Stream(False))
+    mapping = {cuda.Stream(): 1, cuda.Stream(): 2}
+    assert len(mapping) == 2
+
+
+@pytest.fixture(params=["null", "ptds"])
+def stream(request):
+    """test_stream.py's _get_stream, its stream_name parameter."""
+    return getattr(cuda.Stream, request.param)
+
+
+def test_with_statement(stream):
+    stream.use()
+    stream1, stream2 = cuda.Stream(), cuda.Stream()
+    assert stream == cuda.get_current_stream()
+    with stream1:
+        assert stream1 == cuda.get_current_stream()
+        with stream2:
+            assert stream2 == cuda.get_current_stream()
+        assert stream1 == cuda.get_current_stream()
+    # the stream use() chose is "forgotten"!
+    assert cuda.Stream.null == cuda.get_current_stream()
+
+
+def test_use(stream):
+    stream.use()
+    stream1 = cuda.Stream().use()
+    assert stream1 == cuda.get_current_stream()
+    stream.use()
+    assert stream == cuda.get_current_stream()
+
+
+def test_mix_use_context(stream):
+    stream.use()
+    s1, s2, s3 = cuda.Stream(), cuda.Stream(), cuda.Stream()
+    assert cuda.get_current_stream() == stream
+    with s1:
+        assert cuda.get_current_stream() == s1
+        s2.use()
+        assert cuda.get_current_stream() == s2
+        with s3:
+            assert cuda.get_current_stream() == s3
+            del s2
+        assert cuda.get_current_stream() == s1
+    # the stream use() chose is "forgotten"!
+    assert cuda.get_current_stream() == cuda.Stream.null
+
+
+def test_launch_host_func():
+    arrays = [cupy.random.random((2, 3)) for _ in range(100)]
+    stream = cuda.Stream.null
+    out = []
+    for i in range(100):
+        numpy_array = arrays[i].get(stream=stream)
+        stream.launch_host_func(lambda t: out.append(t[0]), (i, numpy_array))
+    stream.synchronize()
+    assert out == list(range(100))
+
+
+# ---- the memory pool: cupy/cuda/memory.pyx (no CuPy test pins these; its code does) ----
+def test_a_freed_block_goes_to_the_next_allocation_on_its_stream():
+    """memory.pyx:1352-1398: freed, a block is handed out at once, but only to an allocation
+    made while the stream it was made on is current."""
+    s = cuda.Stream(non_blocking=True)
+    with s:
+        a = cupy.empty(1000, np.float32)
+        address = a.data.ptr
+        del a
+    b = cupy.empty(1000, np.float32)          # the default stream: another arena
+    assert b.data.ptr != address
+    with s:
+        c = cupy.empty(1000, np.float32)
+    assert c.data.ptr == address
+
+
+# ---- kernel arguments: tests/cupy_tests/core_tests/test_function.py, TestFunction ----
+def kernel(name, dtype):
+    """One of our kernels, called as CuPy calls a RawKernel: no check by minigan.cuda.launch."""
+    return minigan_cuda.runtime.function("arith", name, np.dtype(dtype))
+
+
+@pytest.mark.parametrize("b", [2.0, np.float64(2)])
+def test_python_and_numpy_scalars(b):
+    """test_python_scalar, test_numpy_scalar: a Python float or a numpy.float64 for a double."""
+    x = cupy.empty(24, np.float64)
+    kernel("fill", np.float64)((1,), (32,), (x, b, 24))
+    assert_array_equal(x, np.full(24, 2.0))
+
+
+def test_static_array():
+    """test_static_array: a host array goes by value only if it has one element."""
+    x = cupy.empty(24, np.float64)
+    with pytest.raises(TypeError):
+        kernel("fill", np.float64)((1,), (32,), (x, np.arange(5.0), 24))
+    kernel("fill", np.float64)((1,), (32,), (x, np.array([3.0]), 24))
+    assert_array_equal(x, np.full(24, 3.0))
+
+
+def test_cupy_checks_nothing_against_the_parameters():
+    """A Python float for a float parameter goes as a double (_scalar.pyx:302-317), and the
+    kernel reads the four bytes it declares: the low half of 1.0, zero. What
+    minigan.cuda.launch refuses (STYLE rule 13), CuPy passes."""
+    x = cupy.empty(8, np.float32)
+    kernel("fill", np.float32)((1,), (32,), (x, 1.0, 8))
+    assert_array_equal(x, np.zeros(8, np.float32))
+    with pytest.raises(TypeError, match="Unsupported type"):
+        kernel("fill", np.float32)((1,), (32,), (x, "1", 8))
+
+
+# ---- arrays: tests/cupy_tests/core_tests ----
+def test_flags():
+    """test_flags.py TestFlags: c_contiguous, f_contiguous, owndata; other keys a KeyError."""
+    a = cupy.empty((2, 3))
+    assert a.flags.c_contiguous and a.flags["C_CONTIGUOUS"] and not a.T.flags.c_contiguous
+    assert a.T.flags.f_contiguous and a.T.flags.fnc and a.flags.forc
+    with pytest.raises(KeyError, match="is not defined for cupy.ndarray.flags"):
+        a.flags["WRITEABLE"]
+
+
+@pytest.mark.parametrize("shape, expected", [((0,), False), ((1,), True), ((2,), ValueError)])
+def test_bool(shape, expected):
+    """test_ndarray_unary_op.py TestArrayBoolOp: empty (a warning, False), one element, two."""
+    a = cupy.ones(shape)
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            bool(a)
+    elif shape == (0,):
+        with pytest.warns(DeprecationWarning):
+            assert bool(a) is expected
+    else:
+        assert bool(a) is expected
+
+
+def test_binary_mixed_op():
+    """test_ndarray_ufunc.py TestArrayUfunc test_binary_mixed_op: a host array among the
+    operands of a ufunc is a TypeError, in either order and as out."""
+    a, b = cupy.ones(3), np.ones(3)
+    for call in (lambda: np.add(a, b), lambda: np.add(b, a), lambda: np.add(a, a, out=b)):
+        with pytest.raises(TypeError):
+            call()
+
+
+def test_fill_with_nonscalar_ndarray():
+    """test_ndarray_copy_and_view.py TestArrayFill test_fill_with_nonscalar_ndarray."""
+    a = cupy.zeros(3)
+    with pytest.raises(ValueError, match="non-scalar numpy.ndarray cannot be used for fill"):
+        a.fill(np.ones(1))
+    with pytest.raises(ValueError, match="non-scalar numpy.ndarray cannot be used for fill"):
+        a[:] = np.ones(3)   # _routines_indexing.pyx:1088-1093: the same fill
+
+
+def test_adv_setitem_takes_a_host_value():
+    """test_ndarray_adv_indexing.py TestArrayAdvancedIndexingVectorValue: with an index array,
+    a host value is copied to the device."""
+    a = cupy.zeros(4)
+    a[cupy.asarray(np.array([0, 2]))] = np.array([1.0, 2.0])
+    assert_array_equal(a, [1.0, 0.0, 2.0, 0.0])
+
+
+def test_matmul_copies_what_cublas_cannot_read():
+    """_routines_linalg.pyx:460-472 and 903-904 (no CuPy test counts the copies)."""
+    from cuda_emu.our_rules import counting
+    a = cupy.ones((4, 6))
+    with counting() as calls:
+        a @ a.T                    # 2-D: a transpose is a flag
+        a[:, ::2] @ a[:3, :]       # neither C- nor F-ordered: copied
+        a[None] @ a.T[None]        # N-D: anything not C-ordered is copied
+    assert calls.names["gemm"] == {"matmul 2-D": 2, "matmul 3-D": 1}
+    assert calls.names["generic"] == {"matmul's copy": 2}
