@@ -5,6 +5,9 @@
 
 Parts, each a subprocess with a time limit of its own (a part is skipped, not started,
 when the budget left is shorter than its limit):
+  capture    first, in seconds: one product (our GEMM) and one kernel captured into a CUDA
+             graph, replayed on new inputs, against the same launches run eagerly, bit for
+             bit; then a three-step CapturedStep against the eager step
   tests      every test marked gpu: the device-parametrized tests and the kernels on the GPU
   step       CPU against GPU, same seed: one dcgan64 training step at batch 128 (its losses,
              every gradient, the BatchNorm statistics); then the float32 GPU step twice,
@@ -56,8 +59,8 @@ SIZES = {
                graph_race=["--case", "dcgan28", "--batch", "4", "--repeats", "1", "--rounds",
                            "1", "--warmup", "3"]),
 }
-LIMITS = dict(tests=150, step=60, penalties=40, train=100, profile=20, race=85,
-              graph=80)   # s; sum 535
+LIMITS = dict(capture=15, tests=150, step=60, penalties=40, train=100, profile=20, race=80,
+              graph=75)   # s; sum 540
 # The bound on max |GPU - CPU| / max |CPU| of each array, TF32 off, against the CPU in float64.
 # In float64 the two devices differ only in the order of their sums: a tight bound. float32
 # rounds every sum, and a D gradient within rounding of 0 can flip the sign of its first Adam
@@ -148,6 +151,67 @@ def bit_identical(a, b):
     return all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def capture_check():
+    """A capture in seconds: our GEMM and one kernel launched eagerly, then captured into a
+    graph and replayed twice, on the inputs of the capture and on new ones copied into them;
+    then a CapturedStep of a small Linear-LeakyReLU step with Adam, three replays against
+    the same steps run eagerly. Every comparison is bit for bit."""
+    import numpy as np
+
+    import minigan
+    import minigan.functional as F
+    from minigan import backend, cuda
+    xp = backend.cupy
+    rng = np.random.default_rng(0)
+    a, b = (xp.asarray(rng.standard_normal(s).astype(np.float32)) for s in ((70, 130), (130, 66)))
+
+    def launches(a, b):
+        p = cuda.product(a, b.T.T)   # 2 x 2 tiles of 64 x 64, the last ones partial
+        y = cuda.empty_like(p)
+        cuda.launch("leaky_relu", "leaky_relu_forward", p.dtype, cuda.blocks_for(p.size), p,
+                    y, np.float32(0.2), np.int64(p.size))
+        return p, y
+
+    checks = {}
+    eager = [x.get() for x in launches(a, b)]
+    xp.cuda.get_current_stream().synchronize()
+    stream = xp.cuda.Stream(non_blocking=True)
+    with stream:
+        stream.begin_capture()
+        captured = launches(a, b)
+        graph = stream.end_capture()
+    for name, inputs in (("replay", (a, b)), ("new inputs", (a * 2, b - 1))):
+        cuda.copy(a, inputs[0]), cuda.copy(b, inputs[1])
+        expected = [x.get() for x in launches(a, b)] if name != "replay" else eager
+        graph.launch(stream=xp.cuda.get_current_stream())
+        xp.cuda.get_current_stream().synchronize()
+        checks[name] = all(np.array_equal(x.get(), e) for x, e in zip(captured, expected))
+
+    def build():
+        minigan.manual_seed(0)
+        model = minigan.nn.Linear(130, 66).to("cuda")
+        opt = minigan.optim.Adam(model.parameters(), lr=1e-2)
+        x = minigan.randn(70, 130, device="cuda")
+
+        def body(x):
+            y = F.leaky_relu(model(x), 0.2)
+            loss = (y * y).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return {"loss": loss.detach()}
+        return body, x, model
+    body, x, model = build()
+    eager_losses = [body(x)["loss"].item() for _ in range(5)]
+    eager_weight = model.weight.detach().cpu().numpy()
+    body, x, model = build()
+    step = cuda.CapturedStep(body, lambda: [x])
+    graph_losses = [step()["loss"].item() for _ in range(5)]
+    checks["CapturedStep"] = (graph_losses == eager_losses and np.array_equal(
+        model.weight.detach().cpu().numpy(), eager_weight))
+    print("RESULT " + json.dumps(dict(ok=all(checks.values()), checks=checks)))
+
+
 def child(part, emulated):
     """Run one in-process part; print its result as the last line, as JSON.
 
@@ -155,7 +219,8 @@ def child(part, emulated):
     GPU run is done twice, to be bit-identical.
     """
     import minigan
-    minigan.cuda.matmul.allow_tf32 = False
+    if part == "capture":
+        return capture_check()
     if part == "step":
         case, batch, width = args = SIZES[emulated]["step"]
         produce, what = gan_step_arrays, f"{case} batch {batch}"
@@ -181,6 +246,12 @@ class Check:
         self.deadline = time.monotonic() + budget
         self.log = open(out / "gpu_check.log", "w")
         self.rows = []
+        self.emulator = {}
+        if emulated:   # the kernels built for the emulator once, for every part's process
+            sys.path.insert(0, str(ROOT / "tests"))
+            import cuda_emu
+            folder = tempfile.mkdtemp(prefix="gpu_check_emulator")
+            self.emulator = {"CUDA_EMU_LIB": cuda_emu.build(folder)}
 
     def left(self):
         return self.deadline - time.monotonic()
@@ -193,7 +264,8 @@ class Check:
     def run(self, command, limit, cwd=ROOT):
         """Run one command for at most ``limit`` seconds; (exit code, output). Logged whole."""
         env = dict(os.environ, HYPOTHESIS_PROFILE="ci", PYTHONUNBUFFERED="1",
-                   PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), str(ROOT)]))
+                   PYTHONPATH=os.pathsep.join([str(ROOT / "tests"), str(ROOT)]),
+                   **self.emulator)
         self.log.write(f"\n$ {' '.join(command)}   (limit {limit:.0f} s)\n")
         self.log.flush()
         start = time.monotonic()
@@ -256,6 +328,9 @@ class Check:
         if rc != 0 or not lines:
             return False, f"exit {rc}: {output.strip().splitlines()[-1] if output.strip() else ''}"
         result = json.loads(lines[-1][len("RESULT "):])
+        if part == "capture":
+            return result["ok"], "bit for bit against eager: " + ", ".join(
+                f"{name} {ok}" for name, ok in result["checks"].items())
         worst = "; ".join(f"{dtype} worst {result[dtype]['worst'][1]:.1e} "
                           f"({result[dtype]['worst'][0]}, bound {bound:.0e})"
                           for dtype, bound in TOLERANCE.items())
@@ -400,7 +475,7 @@ def main():
     p.add_argument("--parts", nargs="+", choices=list(LIMITS), default=list(LIMITS))
     p.add_argument("--emulated", action="store_true",
                    help="every part at toy sizes on the emulated GPU: a dry run of the script")
-    p.add_argument("--child", choices=["step", "penalties"], help=argparse.SUPPRESS)
+    p.add_argument("--child", choices=["capture", "step", "penalties"], help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         return child(args.child, args.emulated)
@@ -412,7 +487,8 @@ def main():
     if not sees_gpu:   # every part would fail, or skip, for this one reason
         print("GPU check: CuPy sees no GPU; nothing run", flush=True)
         return 1
-    bodies = dict(tests=check.tests, step=lambda end: check.in_child("step", end),
+    bodies = dict(capture=lambda end: check.in_child("capture", end), tests=check.tests,
+                  step=lambda end: check.in_child("step", end),
                   penalties=lambda end: check.in_child("penalties", end),
                   train=check.train, profile=check.profile, race=check.race,
                   graph=check.graph)

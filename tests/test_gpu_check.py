@@ -25,14 +25,16 @@ def gpu_check(out, *args):
 
 
 def test_the_gpu_check_runs_every_part_on_the_emulated_gpu(tmp_path):
-    result = gpu_check(tmp_path, "--parts", "step", "penalties", "train", "profile", "race",
-                       "graph")
+    result = gpu_check(tmp_path, "--parts", "capture", "step", "penalties", "train", "profile",
+                       "race", "graph")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = json.loads((tmp_path / "gpu_check.json").read_text())
     assert [(r["part"], r["result"]) for r in rows] == [
-        ("step", "ok"), ("penalties", "ok"), ("train", "ok"), ("profile", "ok"), ("race", "ok"),
-        ("graph", "ok")]
+        ("capture", "ok"), ("step", "ok"), ("penalties", "ok"), ("train", "ok"),
+        ("profile", "ok"), ("race", "ok"), ("graph", "ok")]
     details = {r["part"]: r["detail"] for r in rows}
+    assert details["capture"] == ("bit for bit against eager: replay True, new inputs True, "
+                                  "CapturedStep True"), details["capture"]
     assert "--cuda-graph = eager, bit for bit: True" in details["graph"], details["graph"]
     assert "launches per step" in details["graph"] and "launches per step" in details["race"]
     assert "bit-identical: True" in details["step"] and "bit for bit: True" in details["train"]
