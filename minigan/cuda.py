@@ -252,6 +252,9 @@ def product(a, b):
     every card.
     """
     global products
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"product: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
+                         f"multiplied (two matrices or stacks of them, a's columns = b's rows)")
     xp = backend.get_array_module(a)
     batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     (a, trans_a, stride_a), (b, trans_b, stride_b) = (_matrices(x, batch, xp) for x in (a, b))

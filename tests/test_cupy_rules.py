@@ -3,8 +3,10 @@
 Each test names the CuPy test it mirrors (CuPy v14.2.0, tests/cupy_tests/...), and keeps its
 steps and assertions; what differs is said in the test. The double's rules themselves, with
 the CuPy source lines they follow, are in tests/cuda_emu/cupy_double.py and cupy_streams.py.
-Tests of CuPy features minigan does not use and the double does not model (cuFFT plans' dot
-graphs, cuSOLVER, cuSPARSE, add_callback, per-device streams) are not ported.
+Tests of CuPy features minigan does not use and the double does not model are not ported:
+test_graph's debug_dot_str, failure_cusolver and failure_cusparse; test_stream's
+get_and_add_callback, per_device, per_device_failure, stream_thread, create_with_priority
+and the external-stream classes.
 """
 import gc
 
@@ -344,6 +346,24 @@ def test_mix_use_context(stream):
         assert cuda.get_current_stream() == s1
     # the stream use() chose is "forgotten"!
     assert cuda.get_current_stream() == cuda.Stream.null
+
+
+def test_del_default():
+    """check_del(null=False, ptds=False): the current stream stays alive while it is current."""
+    stream = cuda.Stream().use()
+    assert stream is cuda.get_current_stream()
+    stream_ptr = stream.ptr
+    x = cupy.array([1, 2, 3])
+    del stream
+    assert stream_ptr == cuda.get_current_stream().ptr
+    cuda.Stream.null.use()
+    assert cuda.Stream.null is cuda.get_current_stream()
+    del x
+
+
+def test_create_with_flags():
+    assert not cuda.Stream().is_non_blocking
+    assert cuda.Stream(non_blocking=True).is_non_blocking
 
 
 def test_launch_host_func():

@@ -110,3 +110,9 @@ def test_gemm_fuses_each_term_in_ascending_order(gpu, dtype, bits):
     a, b = np.tile(row, (m, 1)), np.tile(col, (n, 1))   # (m, k), and (n, k): trans_b = 1
     c = gemm(a, b, 1, m, n, k, 0, 1, m * k, k * n, gpu)
     np.testing.assert_array_equal(c, np.full((1, m, n), h * h))
+
+
+def test_a_product_of_shapes_that_do_not_fit_is_one_clear_error(gpu):
+    a, b = (minigan.zeros(*shape, device=gpu).data for shape in ((3, 4), (5, 2)))
+    with pytest.raises(ValueError, match=r"product: shapes \(3, 4\) and \(5, 2\) cannot be"):
+        cuda.product(a, b)
