@@ -487,3 +487,44 @@ def test_matmul_copies_what_cublas_cannot_read():
         a[None] @ a.T[None]        # N-D: anything not C-ordered is copied
     assert calls.names["gemm"] == {"matmul 2-D": 2, "matmul 3-D": 1}
     assert calls.names["generic"] == {"matmul's copy": 2}
+
+
+# ---- rules from CuPy's source that no CuPy test pins (found by review) ----
+def test_every_launch_in_a_capture_waits_for_the_graph():
+    """Generic calls are kernels like ours: captured, whether they make an array, write into
+    out= (a ufunc's or a reduction's), or write in place (copyto); integer results too."""
+    s = cuda.Stream(non_blocking=True)
+    a = cupy.asarray(np.arange(6.0))
+    o, total = cupy.zeros(6), cupy.zeros(())
+    with s:
+        s.begin_capture()
+        doubled = a * 2
+        cupy.add(a, 1, out=o)
+        cupy.sum(a, out=total)
+        cupy.copyto(a, doubled)
+        biggest = a.argmax()
+        g = s.end_capture()
+    assert o.get().tolist() == [0.0] * 6 and float(total) == 0   # nothing ran yet
+    g.launch()
+    assert o.get().tolist() == [1, 2, 3, 4, 5, 6] and float(total) == 15
+    assert a.get().tolist() == [0, 2, 4, 6, 8, 10] and int(biggest) == 5
+
+
+def test_a_host_operand_is_refused_in_a_capture_too():
+    """_kernel.pyx:147-156: the TypeError does not depend on the stream."""
+    s = cuda.Stream(non_blocking=True)
+    d = cupy.zeros(3)
+    with s:
+        s.begin_capture()
+        with pytest.raises(TypeError, match="Unsupported type"):
+            d += np.ones(3)
+        s.end_capture()
+
+
+def test_new_arrays_are_c_ordered_and_astype_keeps_the_order_of_the_axes():
+    """_kernel.pyx:1374-1375 with core.pyx:289-299: a kernel's outputs are C-ordered; astype
+    with order 'K' keeps the order of the input's axes (core.pyx:760-770)."""
+    a = cupy.ones((3, 4, 5))
+    assert cupy.exp(a.T).flags.c_contiguous
+    permuted = a.transpose(1, 0, 2).astype(np.float32)
+    assert permuted.strides == (20, 80, 4) and permuted.base is None

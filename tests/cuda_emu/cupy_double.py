@@ -46,9 +46,11 @@ The rules:
   by value, of any other size a TypeError; anything else ``TypeError: Unsupported type``.
   CuPy checks nothing against the kernel's parameters: a kernel reads the bytes it declares.
 
-What it cannot mimic: ``numpy.asarray(device_array)``, which CuPy refuses (core.pyx:1803-1809)
-and NumPy never asks a subclass about; ``isinstance(device_array, numpy.ndarray)``, True here;
-keyword arguments of generic calls, passed on unchecked; speed.
+What it cannot mimic: ``numpy.asarray(device_array)`` and ``memoryview(device_array)``,
+which CuPy refuses (core.pyx:448-455, 1803-1809) and NumPy never asks a subclass about;
+``isinstance(device_array, numpy.ndarray)``, True here; keyword arguments of generic calls,
+passed on unchecked (CuPy refuses ``where=`` and others, _kernel.pyx:1268-1277); advanced
+indices out of bounds, an IndexError here where CuPy wraps them (core.pyx:1843-1844); speed.
 """
 import contextlib
 import ctypes
@@ -75,26 +77,44 @@ NDARRAY_ATTRIBUTES = frozenset("""
     partition prod ptp put ravel real reduced_view repeat reshape round scatter_add
     scatter_max scatter_min searchsorted set shape size sort squeeze std strides sum swapaxes
     take toDlpack tobytes tofile tolist trace transpose var view""".split())
-# Methods that write into the array itself, and those that read a count on the host
-IN_PLACE = frozenset("sort partition put".split())
-READ_A_COUNT = frozenset("nonzero argwhere flatnonzero compress".split())   # and where(cond)
+# Methods, and functions, that write into an array they are given
+IN_PLACE_METHODS = frozenset("sort partition put".split())
+IN_PLACE = frozenset("copyto putmask place put put_along_axis fill_diagonal".split())
+# Calls that read a count on the host, a device-to-host copy in the middle: nonzero, where(cond),
+# argwhere, compress (_routines_indexing.pyx:123), unique (cupy/_manipulation/add_remove.py:
+# 324), trim_zeros (add_remove.py:184-186), bincount (cupy/_statistics/histogram.py:560),
+# extract (cupy/_indexing/indexing.py:162, through nonzero)
+READ_A_COUNT = frozenset("nonzero argwhere flatnonzero compress unique trim_zeros bincount "
+                         "extract".split())
 TO_HOST = frozenset("dump dumps tofile".split())
+# NumPy answers these with a Python bool, CuPy with a 0-d device array
+# (cupy/_logic/comparison.py:63, 99)
+DEVICE_BOOLS = frozenset("allclose array_equal array_equiv".split())
 
 
 # ---- device memory: CuPy's pool (cupy_streams.Pool) ----
-def empty(shape, dtype=float, order="C"):
+def empty(shape, dtype=float, order="C", strides=None):
     """``cupy.empty``: a block of the pool, no launch (cupy/_creation/basic.py:15-34)."""
     shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)
     dtype = np.dtype(dtype)
-    return streams.pool.malloc(int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
-                               lambda buffer: DeviceArray(shape, dtype, buffer, order=order))
+    return streams.pool.malloc(
+        int(np.prod(shape, dtype=np.int64)) * dtype.itemsize,
+        lambda buffer: DeviceArray(shape, dtype, buffer, strides=strides, order=order))
 
 
 def empty_like(a, dtype=None, order="K", shape=None):
-    shape = a.shape if shape is None else shape
-    order = "F" if order in ("K", "A") and a.flags.f_contiguous and not a.flags.c_contiguous \
-        else "C"
-    return empty(shape, a.dtype if dtype is None else dtype, order)
+    """cupy.empty_like: order 'K' keeps the axes' order of ``a`` (cupy/_core/internal.pyx,
+    _get_strides_for_order_K, as core.pyx:764-767 uses it)."""
+    dtype = np.dtype(a.dtype if dtype is None else dtype)
+    if shape is not None or order == "C" or (order in ("K", "A") and a.flags.c_contiguous):
+        return empty(a.shape if shape is None else shape, dtype)
+    if order == "F" or a.flags.f_contiguous:
+        return empty(a.shape, dtype, "F")
+    axes = sorted(range(a.ndim), key=lambda i: -abs(a.strides[i]))   # outermost first
+    strides, step = [0] * a.ndim, dtype.itemsize
+    for i in reversed(axes):
+        strides[i], step = step, step * a.shape[i]
+    return empty(a.shape, dtype, strides=tuple(strides))
 
 
 def host(a):
@@ -186,34 +206,40 @@ def _capturing():
     return streams.current()._capture is not None
 
 
-def compute(name, fn, args, kwargs=None, kind="generic"):
+def compute(name, fn, args, kwargs=None, kind="generic", layout="C"):
     """``fn(*args, **kwargs)`` as a CuPy call that makes a new array (or a view).
 
-    The result's shape and dtype come from running ``fn`` now. While the stream captures, the
-    new array's numbers do not exist yet: it is left poisoned (NaN where it can hold one), and
-    the graph computes it, from the addresses of the operands, at each launch.
+    The result's shape and dtype come from running ``fn`` now; its memory is C-ordered, as
+    CuPy allocates a kernel's outputs (_kernel.pyx:1374-1375, core.pyx:289-299), or, with
+    ``layout="K"``, in the order of the axes of NumPy's result (``astype``, ``copy``). While
+    the stream captures, the new array's numbers do not exist yet: it is left poisoned (NaN
+    where it can hold one), and the graph computes it, from the addresses of the operands, at
+    each launch. A call given ``out=`` writes there instead (``write``).
     """
     kwargs = kwargs or {}
+    if kwargs.get("out") is not None:
+        write(name, fn, args, kwargs, kind)
+        return kwargs["out"]
     capturing = _capturing()
     with np.errstate(all="ignore") if capturing else contextlib.nullcontext():
         result = fn(*_unwrap(args), **_unwrap(kwargs))
     refs = (_refs(args), _refs(kwargs)) if capturing else None
-    return _to_device(name, kind, result, (args, kwargs), refs, fn, ())
+    return _to_device(name, kind, layout, result, (args, kwargs), refs, fn, ())
 
 
-def _to_device(name, kind, result, inputs, refs, fn, path):
+def _to_device(name, kind, layout, result, inputs, refs, fn, path):
     """The device array for ``result`` (part ``path`` of what ``fn`` returns): a view of an
     input as it is; new numbers in a block of the pool, written by a launch."""
     if isinstance(result, (list, tuple)):
-        return type(result)(_to_device(name, kind, r, inputs, refs, fn, path + (i,))
+        return type(result)(_to_device(name, kind, layout, r, inputs, refs, fn, path + (i,))
                             for i, r in enumerate(result))
-    if isinstance(result, np.generic):   # CuPy returns 0-d arrays, not scalars
-        result = np.asarray(result)
+    if isinstance(result, np.generic) or (type(result) is bool and name in DEVICE_BOOLS):
+        result = np.asarray(result)   # CuPy returns 0-d arrays, not scalars
     if not isinstance(result, np.ndarray):
         return result
     if _is_view(result, inputs):
         return result.view(DeviceArray)
-    out = empty_like(result)
+    out = empty_like(result, order="K" if layout == "K" else "C")
     record(kind, name)
     if refs is None:
         streams.submit(lambda: np.copyto(host(out), result))
@@ -231,33 +257,34 @@ def _to_device(name, kind, result, inputs, refs, fn, path):
 
 
 def _poison(a):
-    """Memory no launch has written yet: NaN for floats, 0xff bytes otherwise."""
-    if a.dtype.kind in "fc":
-        host(a).fill(np.nan)
-    else:
-        host(a).view(np.uint8).fill(0xFF)
+    """Memory no launch has written yet: NaN for floats, all bits set otherwise."""
+    host(a).fill(np.nan if a.dtype.kind in "fc" else
+                 np.frombuffer(b"\xff" * a.dtype.itemsize, a.dtype)[0])
 
 
 def write(name, fn, args, kwargs=None, kind="generic"):
     """``fn(*args, **kwargs)`` as a CuPy call that writes into arrays that exist."""
     kwargs = kwargs or {}
+    hargs, hkwargs = _unwrap(args), _unwrap(kwargs)   # host arrays refused here too
     record(kind, name)
     if _capturing():
         refs, krefs = _refs(args), _refs(kwargs)
         streams.submit(lambda: fn(*_views(refs), **_views(krefs)))
     else:
-        hargs, hkwargs = _unwrap(args), _unwrap(kwargs)
         streams.submit(lambda: fn(*hargs, **hkwargs))
 
 
 # ---- between host and device ----
-def to_host(a, name, stream=None):
+def to_host(a, name, stream=None, blocking=True):
     """A device array's numbers on the host (core.pyx:2098-2208): CuPy's guard on the stream
-    of the copy (memory.pyx:709-719), then the copy, which waits for the stream."""
+    of the copy (memory.pyx:709-719), then the copy, which waits for the stream unless told
+    not to (core.pyx:2204-2205)."""
     stream = streams.current() if stream is None else stream
     if stream.is_capturing():
         raise RuntimeError("the current stream is capturing, so D2H transfers are disallowed")
     record("d2h", name)
+    if blocking:
+        streams.host_waited(stream)
     return np.array(host(a))
 
 
@@ -382,9 +409,11 @@ class DeviceArray(np.ndarray):
 
     @property
     def base(self):
-        """None for an array the pool made, else the array it views (core.pxd:24)."""
+        """None for an array the pool made, else the array it views (core.pxd:25)."""
         base = np.ndarray.base.__get__(self)
-        return base if isinstance(base, np.ndarray) else None
+        while isinstance(base, np.ndarray) and not isinstance(base, DeviceArray):
+            base = base.base
+        return base if isinstance(base, DeviceArray) else None
 
     @property
     def data(self):
@@ -402,10 +431,13 @@ class DeviceArray(np.ndarray):
 
     # ---- between host and device ----
     def get(self, stream=None, order="C", out=None, blocking=True):
-        """core.pyx:2098-2208; a view that is not dense is first copied on the device."""
+        """core.pyx:2098-2208: nothing to copy for no elements (2170-2171); a view that is not
+        dense is first copied on the device."""
+        if self.size == 0 and out is None:
+            return np.ndarray(self.shape, self.dtype)
         if not (self.flags.c_contiguous or self.flags.f_contiguous):
             self = compute("get's copy", np.ascontiguousarray, (self,))
-        result = to_host(self, "get", stream)
+        result = to_host(self, "get", stream, blocking)
         if out is not None:
             out[...] = result
             return out
@@ -459,11 +491,25 @@ class DeviceArray(np.ndarray):
     def __index__(self):   # not a method of cupy.ndarray (core.pyx)
         raise TypeError("'cupy.ndarray' object cannot be interpreted as an integer")
 
-    def __repr__(self):   # core.pyx: repr and str go through get()
+    # core.pyx:1796-1797, 2063-2075: through get()
+    def __repr__(self):
         return repr(self.get())
 
     def __str__(self):
         return str(self.get())
+
+    def __format__(self, spec):
+        return format(self.get(), spec)
+
+    def __bytes__(self):
+        return bytes(self.get())
+
+    def __reduce__(self):
+        return array, (self.get(order="A"),)
+
+    @property
+    def flat(self):
+        raise Unmodelled("cupy.ndarray.flat")
 
     def tobytes(self, order="C"):
         return self.get().tobytes(order)
@@ -485,10 +531,10 @@ class DeviceArray(np.ndarray):
         device array, and refuses a host array that is not a scalar (1088-1093); an advanced
         index takes a host value, copied to the device first (916-917)."""
         if _basic(key):
-            if isinstance(value, np.ndarray) and not isinstance(value, DeviceArray) \
-                    and value.ndim > 0:
-                raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
-            if isinstance(value, np.ndarray) and not isinstance(value, DeviceArray):
+            if not isinstance(value, DeviceArray):   # fill's own check, core.pyx:1016-1019
+                value = np.asarray(value, dtype=self.dtype)
+                if value.shape != ():
+                    raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
                 value = value[()]
         else:
             key = _index(key)
@@ -498,12 +544,13 @@ class DeviceArray(np.ndarray):
         write("setitem", np.ndarray.__setitem__, (self, key, value))
 
     def copy(self, order="C"):   # core.pyx:885-887: astype, a copy kernel
-        return compute("copy", np.ndarray.copy, (self, order))
+        return compute("copy", np.ndarray.copy, (self, order), layout=order)
 
     def astype(self, dtype, order="K", casting=None, subok=None, copy=True):
+        """core.pyx:760-770: order 'K' keeps the order of the axes."""
         if not copy and np.dtype(dtype) == self.dtype:
             return self
-        return compute("astype", np.ndarray.astype, (self, dtype, order))
+        return compute("astype", np.ndarray.astype, (self, dtype, order), layout=order)
 
     def fill(self, value):
         """core.pyx:1000-1028: a scalar only."""
@@ -514,7 +561,7 @@ class DeviceArray(np.ndarray):
             raise ValueError("non-scalar numpy.ndarray cannot be used for fill")
         write("fill", np.ndarray.fill, (self, value))
 
-    def __iter__(self):   # core.pyx:1812-1815
+    def __iter__(self):   # core.pyx:1821-1824
         if self.ndim == 0:
             raise TypeError("iteration over a 0-d array")
         return (self[i] for i in range(len(self)))
@@ -544,9 +591,11 @@ class DeviceArray(np.ndarray):
             return matmul(*inputs, out=out)
         name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
         fn = getattr(ufunc, method)
-        if method == "at":   # add.at(a, key, values): in place
+        if name in _COMPARISONS:   # core.pyx:2014-2023: a 0-d host array as its number
+            inputs = [x.item() if type(x) is np.ndarray and x.ndim == 0 else x for x in inputs]
+        if method == "at":   # add.at(a, key, values): in place, host values copied over
             a, key, *rest = inputs
-            write(name, fn, (a, _index(key), *rest))
+            write(name, fn, (a, _index(key), *map(_to_device_value, rest)))
             return None
         if out is not None:
             write(name, fn, inputs, dict(kwargs, out=out))
@@ -555,23 +604,46 @@ class DeviceArray(np.ndarray):
 
     def __array_function__(self, func, types_, args, kwargs):
         """np.concatenate(device arrays) and friends: CuPy's function of the same path
-        (core.pyx:2030-2046)."""
+        (core.pyx:2028-2044)."""
         return _function(func, _path(func.__module__, func.__name__))(*args, **kwargs)
+
+
+_COMPARISONS = frozenset("greater greater_equal less less_equal equal not_equal".split())
+
+
+def _to_device_value(x):
+    """An index or value that CuPy copies to the device (``core.array``) when it is the
+    host's: _routines_indexing.pyx:162-167, 856-858, 916-917."""
+    if isinstance(x, (np.ndarray, list, tuple)) and not isinstance(x, DeviceArray):
+        return from_host(np.asarray(x), "index or value")
+    return x
+
+
+def dot(a, b, out=None):
+    """cupy.dot and ndarray.dot: matmul for at most two dimensions (_routines_linalg.pyx:
+    475-538); tensordot's rules beyond, and a product with a scalar, are not modelled."""
+    if not (1 <= a.ndim <= 2 and 1 <= np.ndim(b) <= 2):
+        raise Unmodelled("cupy.dot of a scalar or of more than two dimensions")
+    return matmul(a, b, out, "dot")
 
 
 def _method(a, name):
     """One of NumPy's methods that CuPy's ndarray has too, as CuPy's call."""
     method = getattr(np.ndarray, name)
-    if name in IN_PLACE:
-        return lambda *args, **kwargs: write(name, method, (a, *args), kwargs)
     if name in TO_HOST:
         return lambda *args, **kwargs: getattr(a.get(), name)(*args, **kwargs)
     if name == "dot":
-        return lambda b, out=None: matmul(a, b, out, "dot")
+        return lambda b, out=None: dot(a, b, out)
 
     def call(*args, **kwargs):
-        if name in READ_A_COUNT:
+        if name in ("take", "put"):
+            args = tuple(map(_to_device_value, args))
+        if name == "put":   # CuPy's default mode wraps (core.pyx, ndarray.put)
+            kwargs.setdefault("mode", "wrap")
+        if name in READ_A_COUNT or (name == "put" and kwargs.get("mode", "wrap") == "raise"):
             _read_a_count(name)
+        if name in IN_PLACE_METHODS:
+            return write(name, method, (a, *args), kwargs)
         return compute(name, method, (a, *args), kwargs)
     return call
 
@@ -633,6 +705,9 @@ def _function(fn, path=None):
     def call(*args, **kwargs):
         if name in READ_A_COUNT or (name == "where" and len(args) + len(kwargs) == 1):
             _read_a_count(name)
+        if name in IN_PLACE:
+            write(name, fn, args, kwargs)
+            return None
         return compute(name, fn, args, kwargs)
     call.__name__ = fn.__name__
     return call
@@ -696,8 +771,9 @@ def asarray(a, dtype=None, order=None, *, copy=None, blocking=False):
 
 
 def array(obj, dtype=None, copy=True, order="K", subok=False, ndmin=0, *, blocking=False):
-    """core.pyx:2821-2841: a device array's copy (CuPy's kernel), or the host's numbers."""
-    if isinstance(obj, DeviceArray):
+    """core.pyx:2821-2841: device arrays copied (or stacked, 2958-2971) by CuPy's kernels, or
+    the host's numbers copied over."""
+    if any(isinstance(x, DeviceArray) for x in _flat(obj)):
         return compute("array", np.array, (obj,), dict(dtype=dtype, order=order, ndmin=ndmin))
     return from_host(np.array(obj, dtype=dtype, ndmin=ndmin), "array", order=order)
 
@@ -713,6 +789,8 @@ def ascontiguousarray(a, dtype=None):
     if not isinstance(a, DeviceArray):
         raise TypeError(f"Argument 'a' has incorrect type (expected cupy._core.core."
                         f"_ndarray_base, got {type(a).__name__})")
+    if a.ndim == 0:   # core.pyx:3231-3233: one dimension at least
+        a = a.reshape(1)
     if a.flags.c_contiguous and (dtype is None or np.dtype(dtype) == a.dtype):
         return a
     return compute("ascontiguousarray", np.ascontiguousarray, (a,),
@@ -743,7 +821,10 @@ class _Random:
     def _draw(self, name, draw, size, dtype):
         streams.guard_library("cuRAND")
         record("generic", f"random.{name}")
-        return from_device_numbers(draw(size).astype(dtype))
+        numbers = np.asarray(draw(size), dtype)
+        out = empty_like(numbers)
+        host(out)[...] = numbers   # made on the device: no copy from the host
+        return out
 
     def random(self, size=None, dtype=float):
         return self._draw("random", self.generator.random, size, dtype)
@@ -760,14 +841,7 @@ class _Random:
         return self.standard_normal(size, dtype)
 
 
-def from_device_numbers(values):
-    """Numbers made on the device (cuRAND's) into a new device array: no host copy."""
-    out = empty_like(np.asarray(values))
-    host(out)[...] = values
-    return out
-
-
-for _name, _fn in dict(matmul=matmul, dot=lambda a, b, out=None: matmul(a, b, out, "dot"),
+for _name, _fn in dict(matmul=matmul, dot=dot,
                        asarray=asarray, array=array, ascontiguousarray=ascontiguousarray,
                        empty=empty, empty_like=empty_like).items():
     _SPECIAL[_name] = _fn
@@ -799,6 +873,8 @@ def pack(arg):
         return np.uint64(0).tobytes()
     if isinstance(arg, DeviceArray):                 # function.pyx:56-57, core.pyx:2434-2440
         return np.uint64(arg.__array_interface__["data"][0]).tobytes()
+    if isinstance(arg, MemoryPointer):               # function.pyx:60-61
+        return np.uint64(arg.ptr).tobytes()
     if isinstance(arg, np.ndarray):                  # function.pyx:66-79
         if arg.size != 1:
             raise TypeError(f"You are trying to pass a numpy.ndarray of shape {arg.shape} as a "

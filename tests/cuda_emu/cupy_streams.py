@@ -107,11 +107,18 @@ class Stream:
     def is_non_blocking(self):
         return self.non_blocking
 
+    def _legacy_beside_a_blocking_capture(self, what):
+        """The guide: while a blocking stream captures, any use of the legacy stream is
+        invalid; which error a synchronize, a query or a wait gives is not documented."""
+        if self.ptr in (0, 1) and any(not s.non_blocking for c in _captures for s in c.members):
+            raise Unmodelled(f"{what} of the legacy stream while a blocking stream captures")
+
     @property
     def done(self):
         """stream.pyx:265-268 and runtime.pyx:1008-1009: the raw status of cudaStreamQuery,
         never raised. Querying a capturing stream invalidates its capture (test_graph
         test_stream_capture_failure4); here work is done once submitted."""
+        self._legacy_beside_a_blocking_capture("a query")
         if self._capture is not None:
             self._capture.invalid = True
             return False
@@ -121,6 +128,7 @@ class Stream:
         """stream.pyx:270-272: cudaStreamSynchronize, no guard. On a capturing stream CUDA
         refuses it and invalidates the capture (test_graph failure1, failure6)."""
         record("sync", "stream")
+        self._legacy_beside_a_blocking_capture("a synchronize")
         if self._capture is not None:
             self._capture.invalid = True
             raise CUDARuntimeError("cudaErrorStreamCaptureUnsupported",
@@ -136,6 +144,7 @@ class Stream:
         """stream.pyx:339-348: cudaStreamWaitEvent. A stream that waits for an event of a
         capture joins it (a fork), and the capture's origin that waits for an event of a
         forked stream joins that work back (test_graph test_stream_fork_join)."""
+        self._legacy_beside_a_blocking_capture("a wait")
         capture = event._capture if event._capture is not None and event._capture.active \
             else None
         if capture is None:
@@ -151,9 +160,13 @@ class Stream:
 
     def launch_host_func(self, callback, arg):
         """stream.pyx:295-319: captured, the callback and its argument stay alive with the
-        graph and run at each launch (test_graph test_capture_launch_host_func)."""
+        graph and run at each launch (test_graph test_capture_launch_host_func). Only the
+        stream that began the capture has the list that keeps them (stream.pyx:208, 405): on a
+        stream that joined it, CuPy adds the node, then fails."""
         submit(lambda: callback(arg), self)
         if self.is_capturing():
+            if self._capture.origin is not self:
+                raise AttributeError("'NoneType' object has no attribute 'append'")
             self._capture.keep.append((callback, arg))
 
     def begin_capture(self, mode=None):
@@ -334,9 +347,10 @@ class Graph:
 class Event:
     """``cupy.cuda.Event`` (stream.pyx:101-165).
 
-    NOTE: a GPU may still be running when the host reads an event, so the double treats an
-    event as done only once the host waited for it (its own synchronize, its stream's, or the
-    device's): reading it earlier fails as cudaEventElapsedTime does, with cudaErrorNotReady.
+    NOTE: a GPU may still be running when the host reads an event, so the double reads an
+    event's time only once the host waited for it (its own synchronize, its stream's, the
+    device's, a blocking copy to the host) or saw it done: earlier, it fails as
+    cudaEventElapsedTime does when the work is not finished, with cudaErrorNotReady.
     """
     _order = itertools.count(1)
 
@@ -367,8 +381,12 @@ class Event:
 
     @property
     def done(self):
-        """stream.pyx:137-140 and runtime.pyx:1077-1078: the raw status, never raised."""
-        return not self._captured("a query") and self.waited
+        """stream.pyx:137-140 and runtime.pyx:1077-1078: the raw status, never raised. Work is
+        done once submitted here, and an event seen done can be read, as on a GPU."""
+        if self._captured("a query") or self.order is None:
+            return False
+        _host_waited(lambda e: e is self)
+        return True
 
     def synchronize(self):
         """stream.pyx:158-165: cudaEventSynchronize, checked. The error code for a captured
@@ -382,6 +400,12 @@ class Event:
 
 
 _recorded = weakref.WeakSet()   # events recorded outside a capture, not yet waited for
+
+
+def host_waited(stream):
+    """The host waited for the work of ``stream``: a blocking copy to the host does
+    (core.pyx:2204-2205)."""
+    _host_waited(lambda event: event.stream == stream)
 
 
 def _host_waited(which):
