@@ -163,25 +163,24 @@ class _At:
         return np.ndarray(self.shape, self.dtype, buffer, self.offset, self.strides)
 
 
+def _each(fn, obj):
+    """``obj`` (an argument, or lists, tuples and dicts of them) with ``fn`` applied to each
+    argument in it."""
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_each(fn, o) for o in obj)
+    if isinstance(obj, dict):
+        return {k: _each(fn, v) for k, v in obj.items()}
+    return fn(obj)
+
+
 def _refs(obj):
     """``obj`` with each device array replaced by its address, as a graph node keeps it."""
-    if isinstance(obj, DeviceArray):
-        return _At(obj)
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_refs(o) for o in obj)
-    if isinstance(obj, dict):
-        return {k: _refs(v) for k, v in obj.items()}
-    return obj
+    return _each(lambda x: _At(x) if isinstance(x, DeviceArray) else x, obj)
 
 
 def _views(obj):
-    if isinstance(obj, _At):
-        return obj.view()
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_views(o) for o in obj)
-    if isinstance(obj, dict):
-        return {k: _views(v) for k, v in obj.items()}
-    return obj
+    """The inverse, at a launch: each address seen as the memory it names."""
+    return _each(lambda x: x.view() if isinstance(x, _At) else x, obj)
 
 
 # ---- generic calls: CuPy's own kernels ----
@@ -195,11 +194,7 @@ def _device_operand(x):
 
 
 def _unwrap(obj):
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_unwrap(o) for o in obj)
-    if isinstance(obj, dict):
-        return {k: _unwrap(v) for k, v in obj.items()}
-    return _device_operand(obj)
+    return _each(_device_operand, obj)
 
 
 def _capturing():
@@ -280,8 +275,7 @@ def to_host(a, name, stream=None, blocking=True):
     of the copy (memory.pyx:709-719), then the copy, which waits for the stream unless told
     not to (core.pyx:2204-2205)."""
     stream = streams.current() if stream is None else stream
-    if stream.is_capturing():
-        raise RuntimeError("the current stream is capturing, so D2H transfers are disallowed")
+    streams.guard_transfer("D2H", stream)
     record("d2h", name)
     if blocking:
         streams.host_waited(stream)
@@ -453,10 +447,7 @@ class DeviceArray(np.ndarray):
             raise ValueError(f"Shape mismatch. Old shape: {self.shape}, new shape: {arr.shape}")
         if not (self.flags.c_contiguous or self.flags.f_contiguous):
             raise RuntimeError("Cannot set to non-contiguous array")
-        stream = streams.current() if stream is None else stream
-        if stream.is_capturing():
-            raise RuntimeError("the current stream is capturing, so H2D transfers are "
-                               "disallowed")
+        streams.guard_transfer("H2D", stream)
         record("h2d", "set")
         host(self)[...] = arr
 

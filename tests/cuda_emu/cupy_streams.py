@@ -110,7 +110,7 @@ class Stream:
     def _legacy_beside_a_blocking_capture(self, what):
         """The guide: while a blocking stream captures, any use of the legacy stream is
         invalid; which error a synchronize, a query or a wait gives is not documented."""
-        if self.ptr in (0, 1) and any(not s.non_blocking for c in _captures for s in c.members):
+        if self.ptr in (0, 1) and _blocking_captures():
             raise Unmodelled(f"{what} of the legacy stream while a blocking stream captures")
 
     @property
@@ -204,7 +204,7 @@ class Stream:
     def is_capturing(self):
         """stream.pyx:427-441 and runtime.pyx:1036-1044: cudaStreamIsCapturing, checked."""
         if self.ptr in (0, 1):
-            if any(not s.non_blocking for c in _captures for s in c.members):
+            if _blocking_captures():
                 # cudaStreamIsCapturing: the blocking capture is not invalidated
                 # (test_graph test_null_stream_cannot_capture)
                 raise CUDARuntimeError("cudaErrorStreamCaptureImplicit", "operation would make "
@@ -220,6 +220,11 @@ Stream.null = _default = _current = Stream(null=True)
 Stream.ptds = Stream(ptds=True)
 
 _captures = []   # the captures under way
+
+
+def _blocking_captures():
+    """The captures under way that a blocking stream takes part in."""
+    return [c for c in _captures if any(not s.non_blocking for s in c.members)]
 
 
 class _Capture:
@@ -273,7 +278,7 @@ def submit(work, stream=None):
     captures, add it to the capture's graph."""
     stream = current() if stream is None else stream
     if stream.ptr in (0, 1):
-        blocking = [c for c in _captures if any(not s.non_blocking for s in c.members)]
+        blocking = _blocking_captures()
         if blocking:   # the guide: "any attempted use of the legacy stream is invalid"
             for capture in blocking:
                 capture.invalid = True
@@ -288,10 +293,11 @@ def submit(work, stream=None):
         capture.add(stream, work)
 
 
-def guard_transfer(direction):
+def guard_transfer(direction, stream=None):
     """memory.pyx:611-621 and 709-719: CuPy refuses a copy to or from the host while the
-    current stream captures, before any CUDA call (the capture stays valid)."""
-    if current().is_capturing():
+    stream of the copy (the current one by default) captures, before any CUDA call (the
+    capture stays valid)."""
+    if (current() if stream is None else stream).is_capturing():
         raise RuntimeError(f"the current stream is capturing, so {direction} transfers are "
                            f"disallowed")
 
