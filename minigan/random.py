@@ -125,10 +125,9 @@ _state = {"seed": 0, "offset": 0}
 
 
 def manual_seed(seed):
-    """Seed minigan's generator (and NumPy's global one, for user code that uses it)."""
+    """Seed minigan's generator, as torch.manual_seed (NumPy's global one is left alone)."""
     seed = int(seed) % 2 ** 64
     _state.update(seed=seed, offset=0)
-    np.random.seed(seed % 2 ** 32)
     return generator()
 
 

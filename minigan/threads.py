@@ -1,24 +1,36 @@
-"""minigan's CPU threads: one pool owns the cores, and BLAS runs inside it.
+"""minigan's CPU threads: work cut into ranges, run on a pool, with BLAS kept to one thread.
 
-NumPy's BLAS (OpenBLAS in the PyPI wheels) has worker threads of its own, and
-after each product they spin for a while, waiting for the next. Our own threads
-(the conv's pixel movers, BatchNorm, Adam) then share the cores with spinning
-ones: in a dcgan28 step on two cores the pixel copies took half again as long.
-So minigan keeps one owner. The first time it splits work, it sets OpenBLAS to
-one thread per call (through ``openblas_set_num_threads``), and ``matmul``
-splits a large product across our pool instead, each piece one single-threaded
-BLAS call. Our pool's threads sleep when idle. Where the BLAS is not an OpenBLAS
-we can reach (not Linux, or another BLAS), BLAS keeps its threads and ``matmul``
-does not split.
+Two rules, and the reasons for them:
 
-    minigan.set_num_threads(1)    # everything on the calling thread, BLAS too
+* **The same bits whatever the thread count.** Work whose result could change
+  with where a range ends (a product, a sum over a block) is cut by ``split``
+  and ``matmul`` into pieces that depend on the shape alone: ``split`` into
+  pieces of about ``PIECE`` bytes (which also keeps a piece in cache across its
+  passes), ``matmul`` into ``product_pieces``. One thread runs the same pieces
+  one after the other, so a run resumed on a machine with another core count
+  does not drift. Copies and per-element arithmetic, where no bit depends on the
+  ranges, are ``spread`` one range a thread: the fewest NumPy calls, and the
+  largest, which matters because NumPy holds the GIL through a small strided call
+  (two threads doing 16 strided adds of 12,544 floats each took twice as long as
+  one; at 50,000 floats a call they overlapped).
+* **While minigan's work runs, NumPy's OpenBLAS runs one thread per call.** Its
+  worker threads spin for a while after each product, and our threads would share
+  the cores with them; and a product cut into pieces must be one single-threaded
+  call a piece. So ``run`` and ``matmul`` set OpenBLAS to one thread
+  (``openblas_set_num_threads``) and put back the count they found when they
+  return: the user's own NumPy calls keep every BLAS thread they had. Where the
+  BLAS is not an OpenBLAS we can reach, it keeps its threads, and ``matmul`` makes
+  each product one call (its bits are then the BLAS's affair).
 
-Work is split into fixed ranges of rows or channels, each written by one thread,
-so results are the same bits on every run.
+    minigan.set_num_threads(1)    # everything on the calling thread
+
+The OpenBLAS is found through threadpoolctl where it is installed, and otherwise
+in /proc/self/maps (Linux).
 """
 import ctypes
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -26,9 +38,13 @@ import numpy as np
 from . import cuda
 
 _threads = os.cpu_count() or 1
-SMALL = 1 << 17           # elements of work below which one thread does it
-SMALL_PRODUCT = 1 << 23   # multiply-adds of a product below which one thread does it
-CACHE = 1 << 20   # bytes of a block of work meant to stay in cache (L2 or L3)
+PIECE = 1 << 20   # bytes of a piece of work meant to stay in cache (L2) across its passes
+PRODUCT_PIECE = 1 << 22   # multiply-adds of a product's piece, at the least
+# NOTE: each piece of a product packs the whole of its other operand again: on two cores of
+# this machine 4 pieces cost 1-6% over 2, and 12 pieces 10-30% (dcgan28's products, measured)
+PRODUCT_PIECES = (4, 2, 1)
+SMALL = 1 << 17   # elements of per-element work below which one thread does it
+_inside = threading.local()   # .active: this thread is running pieces already
 
 
 def get_num_threads():
@@ -37,13 +53,12 @@ def get_num_threads():
 
 
 def set_num_threads(n):
-    """Run minigan's CPU work (and its BLAS calls) on ``n`` threads, as torch.set_num_threads."""
+    """Run minigan's CPU work on ``n`` threads, as torch.set_num_threads (the results are
+    the same bits for every ``n``)."""
     global _threads
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"set_num_threads: expected a positive int, got {n!r}")
     _threads = n
-    if n == 1 and _blas() is not None:
-        _blas()(1)
 
 
 @functools.lru_cache(maxsize=None)
@@ -51,67 +66,128 @@ def _pool(workers):
     return ThreadPoolExecutor(max_workers=workers, thread_name_prefix="minigan")
 
 
+# ---- NumPy's OpenBLAS ----
+
+# the names of OpenBLAS's functions: plain, 64-bit integers, and NumPy's scipy_openblas
+_PREFIXES = (("scipy_openblas_", "64_"), ("openblas_", "64_"), ("openblas_", ""))
+
+
 @functools.lru_cache(maxsize=None)
-def _blas():
-    """OpenBLAS's set_num_threads, if NumPy's BLAS is an OpenBLAS this process has loaded."""
-    try:
-        with open("/proc/self/maps") as f:
-            paths = {line.split()[-1] for line in f if "openblas" in line.lower()}
-    except OSError:   # not Linux: leave BLAS as it is
-        return None
-    for path in sorted(paths, key=lambda p: "numpy" not in p):   # NumPy's own first
+def blas():
+    """NumPy's OpenBLAS as {"path", "get_num_threads", "set_num_threads", "corename"}, or
+    None where this process has none loaded that we can reach."""
+    for path in _openblas_paths():
         try:
             lib = ctypes.CDLL(path)
         except OSError:
             continue
-        for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
-                     "openblas_set_num_threads"):
-            if hasattr(lib, name):
-                return getattr(lib, name)
+        for prefix, suffix in _PREFIXES:
+            get = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+            if get is None:
+                continue
+            corename = getattr(lib, f"{prefix}get_corename{suffix}", None)
+            if corename is not None:
+                corename.restype = ctypes.c_char_p
+            return {"path": path, "get_num_threads": get,
+                    "set_num_threads": getattr(lib, f"{prefix}set_num_threads{suffix}"),
+                    "corename": corename().decode() if corename else "unknown"}
     return None
 
 
-@functools.lru_cache(maxsize=None)
-def _own_blas():
-    """Set OpenBLAS to one thread per call, once; False where we cannot reach it."""
-    if _blas() is None:
-        return False
-    _blas()(1)
-    return True
+def _openblas_paths():
+    """Paths of the OpenBLAS libraries this process has loaded, NumPy's own first."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        paths = _paths_in_maps()
+    else:
+        found = ThreadpoolController().select(internal_api="openblas").lib_controllers
+        paths = [lib.filepath for lib in found]
+    return sorted(set(paths), key=lambda p: "numpy" not in p)
 
 
-def split(work, n, size=None):
-    """Run ``work(a, b)`` over fixed ranges [a, b) that cover [0, n), on the pool.
+def _paths_in_maps(maps="/proc/self/maps"):
+    """The OpenBLAS paths in a /proc/<pid>/maps file ([] where there is none, not Linux).
 
-    ``size`` is the work's element count: below ``SMALL`` it runs on this thread, where
-    handing it to another would cost more than it saves (None: split it anyway). NumPy's
-    copies, ufuncs and BLAS calls release the GIL, so the ranges run at once.
+    A line is "address perms offset dev inode path": the path is everything after the
+    fifth field, spaces and all; a file deleted since it was loaded ends " (deleted)"
+    and cannot be opened again, so it is left out.
     """
-    workers = min(_threads, n)
-    if workers < 2 or (size is not None and size < SMALL):
-        work(0, n)
+    try:
+        with open(maps) as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    paths = []
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and "openblas" in os.path.basename(fields[5]).lower() \
+                and not fields[5].endswith(" (deleted)"):
+            paths.append(fields[5])
+    return paths
+
+
+class _OneBlasThread:
+    """A context: OpenBLAS at one thread inside it, and at the count it found outside."""
+
+    def __enter__(self):
+        lib = blas()
+        self.before = lib["get_num_threads"]() if lib else 1
+        if self.before != 1:
+            lib["set_num_threads"](1)
+
+    def __exit__(self, *exc):
+        if self.before != 1:
+            blas()["set_num_threads"](self.before)
+
+
+# ---- running pieces ----
+
+def run(work, bounds):
+    """Run ``work(a, b)`` for each piece [a, b) between consecutive ``bounds``, on the pool,
+    with OpenBLAS at one thread; each thread takes a run of consecutive pieces.
+
+    NumPy's copies, ufuncs and BLAS calls release the GIL, so the pieces run at once. Work
+    started from inside a piece runs its pieces on that thread.
+    """
+    pieces = list(zip(bounds[:-1], bounds[1:]))
+    if getattr(_inside, "active", False):
+        for a, b in pieces:
+            work(a, b)
         return
-    _own_blas()
-    bounds = [n * i // workers for i in range(workers + 1)]
-    jobs = [_pool(_threads).submit(work, a, b) for a, b in zip(bounds[1:-1], bounds[2:])]
-    work(bounds[0], bounds[1])   # this thread takes the first range
-    for job in jobs:
-        job.result()
+    workers = min(_threads, len(pieces))
+
+    def take(first, last):
+        _inside.active = True
+        try:
+            for a, b in pieces[first:last]:
+                work(a, b)
+        finally:
+            _inside.active = False
+    shares = [len(pieces) * i // workers for i in range(workers + 1)] if workers else [0, 0]
+    with _OneBlasThread():
+        jobs = [_pool(_threads).submit(take, first, last)
+                for first, last in zip(shares[1:-1], shares[2:])]
+        take(shares[0], shares[1])   # this thread takes the first share
+        for job in jobs:
+            job.result()
 
 
-def split_blocks(work, n, size, item_bytes):
-    """``split``, each thread then walking its range in blocks of about ``CACHE`` bytes
-    (``item_bytes`` per index): work that makes several passes over a block finds it in
-    cache after the first, so memory is read about once."""
-    if size < SMALL:   # it fits in cache whole
-        work(0, n)
-        return
-    step = max(1, CACHE // max(1, item_bytes))
+def spread(work, n, size):
+    """Run ``work(a, b)`` over one range [a, b) a thread, covering [0, n): for copies and
+    per-element arithmetic only, where no bit depends on the ranges. ``size`` is the
+    work's element count: below ``SMALL`` it runs on this thread."""
+    workers = 1 if size < SMALL else min(_threads, n)
+    run(work, [n * i // workers for i in range(workers + 1)] if n else [0, 0])
 
-    def walk(a, b):
-        for i in range(a, b, step):
-            work(i, min(b, i + step))
-    split(walk, n, size)
+
+def split(work, n, item_bytes):
+    """Run ``work(a, b)`` over pieces [a, b) that cover [0, n), each about ``PIECE`` bytes
+    (``item_bytes`` for each index): work that makes several passes over a piece finds it
+    in cache after the first, so memory is read about once. The pieces depend on ``n``
+    and ``item_bytes`` only."""
+    step = max(1, PIECE // max(1, int(item_bytes)))
+    run(work, list(range(0, n, step)) + [n])
 
 
 def map_pieces(fn, dtype, *arrays):
@@ -120,27 +196,40 @@ def map_pieces(fn, dtype, *arrays):
     of several passes, run in cache-sized pieces across the cores."""
     out = np.empty(arrays[0].shape, dtype)
     flat = [a.reshape(-1) for a in (out, *arrays)]   # a view of out; views or copies of arrays
-    split_blocks(lambda a, b: fn(*(f[a:b] for f in flat)), out.size, out.size, out.itemsize)
+    split(lambda a, b: fn(*(f[a:b] for f in flat)), out.size, out.itemsize)
     return out
+
+
+def product_pieces(m, k, n):
+    """How many pieces a product (M, K) @ (K, N) is cut into: the most in PRODUCT_PIECES
+    with PRODUCT_PIECE multiply-adds each, and none under 16 rows (or columns) wide."""
+    size = m * k * n // PRODUCT_PIECE
+    return next(p for p in PRODUCT_PIECES if (p <= size and 16 * p <= max(m, n)) or p == 1)
 
 
 def matmul(a, b):
     """a @ b; for two NumPy matrices a (M, K), b (K, N), the rows (or, if N > M, the
-    columns) of the result split across the pool.
+    columns) of the result cut into ``product_pieces`` run across the pool.
 
-    NOTE: each range is one single-threaded BLAS call, out= its own part of the result;
-    BLAS takes a transposed a or b by flag, so views cost no copy.
+    NOTE: each piece is one single-threaded BLAS call, out= its own part of the result;
+    BLAS takes a transposed a or b by flag, so views cost no copy. A stack of matrices is
+    one call, on this thread.
     """
     if cuda.on_device(a):
         return cuda.product(a, b)   # CuPy's arrays: one launch of our GEMM kernel
     if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 2):
-        return a @ b   # a stack of matrices: one call
-    m, n = a.shape[0], b.shape[1]
-    if _threads < 2 or not _own_blas() or m * n * a.shape[1] < SMALL_PRODUCT:
-        return a @ b
+        with _OneBlasThread():
+            return a @ b
+    (m, k), n = a.shape, b.shape[1]
+    pieces = product_pieces(m, k, n)
+    if pieces == 1 or blas() is None:   # one call (a BLAS we cannot reach threads it itself)
+        with _OneBlasThread():
+            return a @ b
     out = np.empty((m, n), np.result_type(a, b))
     if m >= n:
-        split(lambda i, j: np.matmul(a[i:j], b, out=out[i:j]), m)
+        run(lambda i, j: np.matmul(a[i:j], b, out=out[i:j]),
+            [m * p // pieces for p in range(pieces + 1)])
     else:   # a wide product: split the columns (BLAS writes out[:, i:j] by its row stride)
-        split(lambda i, j: np.matmul(a, b[:, i:j], out=out[:, i:j]), n)
+        run(lambda i, j: np.matmul(a, b[:, i:j], out=out[:, i:j]),
+            [n * p // pieces for p in range(pieces + 1)])
     return out

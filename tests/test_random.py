@@ -111,3 +111,12 @@ def test_a_float32_draw_is_the_float64_draw_rounded():
         minigan.manual_seed(3)
         double = draw(1001, dtype=minigan.float64).numpy()
         np.testing.assert_allclose(single, double, rtol=1e-6, atol=atol)
+
+
+def test_manual_seed_leaves_numpys_global_generator_alone():
+    np.random.seed(123)
+    expected = np.random.random(3)
+    np.random.seed(123)
+    minigan.manual_seed(7)
+    minigan.randn(4)
+    np.testing.assert_array_equal(np.random.random(3), expected)

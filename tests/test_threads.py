@@ -1,6 +1,6 @@
 """minigan.threads: the CPU work split across cores covers everything once, and gives the
 same bits on every run (and, for elementwise work, the same bits as one thread)."""
-import ctypes
+import sys
 import threading
 
 import numpy as np
@@ -26,18 +26,35 @@ def test_split_covers_each_index_once(two_threads, n):
     def work(a, b):
         seen[a:b] += 1
         names.add(threading.current_thread().name)
-    threads.split(work, n, threads.SMALL)   # large enough to be split
+    threads.split(work, n, threads.PIECE)   # a piece an index
     assert (seen == 1).all()
     assert len(names) == min(n, threads.get_num_threads()) or n < 2
 
 
-def test_one_thread_runs_on_the_caller():
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 64])
+def test_spread_covers_each_index_once_one_range_a_thread(two_threads, n):
+    ranges = []
+    threads.spread(lambda a, b: ranges.append((a, b)), n, threads.SMALL)
+    assert sorted(i for a, b in ranges for i in range(a, b)) == list(range(n))
+    assert len(ranges) == max(1, min(n, threads.get_num_threads()))
+
+
+def test_small_work_is_spread_over_one_range():
+    ranges = []
+    threads.spread(lambda a, b: ranges.append((a, b)), 64, threads.SMALL - 1)
+    assert ranges == [(0, 64)]
+
+
+@pytest.mark.parametrize("count", [1, 2, 3])
+def test_pieces_depend_on_the_shape_not_the_thread_count(count):
     before = threads.get_num_threads()
-    threads.set_num_threads(1)
+    threads.set_num_threads(count)
     try:
-        names = set()
-        threads.split(lambda a, b: names.add(threading.current_thread().name), 8, 1 << 30)
-        assert names == {threading.current_thread().name}
+        pieces = set()
+        threads.split(lambda a, b: pieces.add((a, b)), 1000, threads.PIECE // 100)
+        assert sorted(pieces) == [(a, min(a + 100, 1000)) for a in range(0, 1000, 100)]
+        assert [threads.product_pieces(*s) for s in [(8, 8, 8), (64, 1024, 784),
+                                                       (2048, 256, 3136)]] == [1, 4, 4]
     finally:
         threads.set_num_threads(before)
 
@@ -122,21 +139,92 @@ def test_pieces_of_views_land_in_place(two_threads):
 
 
 def _openblas_threads():
-    """OpenBLAS's own thread count, read through its get_num_threads (None if not found)."""
-    with open("/proc/self/maps") as f:
-        paths = sorted({line.split()[-1] for line in f if "openblas" in line.lower()},
-                       key=lambda p: "numpy" not in p)
-    for path in paths:
-        lib = ctypes.CDLL(path)
-        for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
-                     "openblas_get_num_threads"):
-            if hasattr(lib, name):
-                return getattr(lib, name)()
-    return None
+    """OpenBLAS's own thread count, read through threadpoolctl (None if it finds none)."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    found = threadpoolctl.ThreadpoolController().select(internal_api="openblas")
+    found = [lib for lib in found.lib_controllers if lib.filepath == threads.blas()["path"]]
+    return found[0].get_num_threads() if found else None
 
 
-def test_openblas_runs_one_thread_per_call_once_minigan_splits_work(two_threads):
-    if threads._blas() is None:
+@pytest.fixture
+def openblas_at_two():
+    """NumPy's OpenBLAS set to two threads, as a user might have it; put back after."""
+    if threads.blas() is None:
         pytest.skip("NumPy's BLAS is not an OpenBLAS this process can reach")
-    threads.split(lambda a, b: None, 4)
-    assert _openblas_threads() == 1
+    get, set_ = threads.blas()["get_num_threads"], threads.blas()["set_num_threads"]
+    before = get()
+    set_(2)
+    yield
+    set_(before)
+
+
+def test_openblas_runs_one_thread_inside_our_work_and_the_users_count_after(two_threads,
+                                                                         openblas_at_two):
+    inside = []
+    threads.split(lambda a, b: inside.append(_openblas_threads()), 4, threads.PIECE)
+    threads.spread(lambda a, b: inside.append(_openblas_threads()), 4, threads.SMALL)
+    assert inside and set(inside) == {1}
+    rng = np.random.default_rng(3)
+    threads.matmul(rng.standard_normal((600, 600)), rng.standard_normal((600, 600)))
+    threads.matmul(np.ones((2, 3, 4)), np.ones((2, 4, 5)))   # a stack: one call
+    assert _openblas_threads() == 2   # the user's NumPy still has both threads
+
+
+def test_openblas_found_without_threadpoolctl(monkeypatch):
+    if threads.blas() is None:
+        pytest.skip("NumPy's BLAS is not an OpenBLAS this process can reach")
+    with_it = threads._openblas_paths()
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)   # import now raises ImportError
+    assert threads._openblas_paths()[0] == with_it[0]
+
+
+def test_maps_paths_keep_spaces_and_leave_deleted_files_out(tmp_path):
+    maps = tmp_path / "maps"
+    maps.write_text(
+        "7f00-7f01 r-xp 00000000 08:01 123   /opt/my env/lib/libopenblas.so.0\n"
+        "7f02-7f03 r-xp 00000000 08:01 124   /tmp/old/libscipy_openblas64_.so (deleted)\n"
+        "7f04-7f05 r-xp 00000000 08:01 125   /usr/lib/libm.so.6\n"
+        "7f06-7f07 rw-p 00000000 00:00 0 \n")
+    assert threads._paths_in_maps(str(maps)) == ["/opt/my env/lib/libopenblas.so.0"]
+    assert threads._paths_in_maps(str(tmp_path / "absent")) == []
+
+
+def _gan_step_bytes(count):
+    """One dcgan28 GAN step at batch 64 (large enough that products, BatchNorm and the
+    movers are cut into pieces) on ``count`` threads, and one WGAN-GP critic step (LayerNorm,
+    a double backward): the bytes of every weight, BatchNorm statistic and Adam moment."""
+    import minigan.functional as F
+    from minigan import models
+    from minigan.penalties import gradient_penalty
+    before = threads.get_num_threads()
+    threads.set_num_threads(count)
+    try:
+        minigan.manual_seed(0)
+        G, D = models.DCGANGenerator(image_size=28), models.DCGANDiscriminator(image_size=28)
+        opt_G, opt_D = (optim.Adam(m.parameters(), lr=2e-4, betas=(0.5, 0.999)) for m in (G, D))
+        real = minigan.rand(64, 1, 28, 28) * 2 - 1
+        fake = G(minigan.randn(64, 100, 1, 1))
+        ones, zeros = minigan.ones(64, 1), minigan.zeros(64, 1)
+        loss_D = (F.binary_cross_entropy_with_logits(D(real).reshape(64, 1), ones)
+                  + F.binary_cross_entropy_with_logits(D(fake.detach()).reshape(64, 1), zeros))
+        opt_D.zero_grad(), loss_D.backward(), opt_D.step()
+        loss_G = F.binary_cross_entropy_with_logits(D(fake).reshape(64, 1), ones)
+        opt_G.zero_grad(), loss_G.backward(), opt_G.step()
+        critic = models.WGANCritic(image_size=28)
+        opt_C = optim.Adam(critic.parameters(), lr=1e-4, betas=(0.0, 0.9))
+        loss = (critic(fake.detach()).mean() - critic(real).mean()
+                + gradient_penalty(critic, real, fake.detach(), 10.0))
+        opt_C.zero_grad(), loss.backward(), opt_C.step()
+        arrays = [t.numpy() for m in (G, D, critic) for t in (*m.parameters(), *m.buffers())]
+        arrays += [a for opt in (opt_G, opt_D, opt_C) for s in opt.state.values()
+                   for a in s.values() if isinstance(a, np.ndarray)]
+        return [a.tobytes() for a in arrays]
+    finally:
+        threads.set_num_threads(before)
+
+
+def test_a_training_step_gives_the_same_bytes_on_1_2_and_3_threads():
+    one = _gan_step_bytes(1)
+    assert len(one) > 40
+    for count in (2, 3):
+        assert _gan_step_bytes(count) == one, f"{count} threads differ from one"

@@ -27,7 +27,6 @@ import numpy as np
 
 from .. import cuda, threads
 from ..autograd.function import Function
-from ..backend import get_array_module
 from ._args import pair
 from .reduce import sum
 
@@ -42,14 +41,33 @@ def deconv_outsize(size, k, s, p, d, output_padding):
     return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
 
 
-def _batch_last(x, out):
-    """out[...] = x (N, C, H, W) moved to (C, H, W, N)."""
-    def move(c0, c1):
-        # NOTE: 16 images at a time keeps the rows being read in cache; one big copy is ~3x slower
-        for n0 in range(0, x.shape[0], 16):
-            out[c0:c1, ..., n0:n0 + 16] = x[n0:n0 + 16, c0:c1].transpose(1, 2, 3, 0)
-    threads.split(move, x.shape[1], x.size)
-    return out
+# NOTE: a transpose reads across one array and writes along the other; in blocks of about
+# this many bytes each cache line read is used whole before it is evicted (for 128 channels
+# of 14 x 14 x 64, 0.9 ms on one thread against 10 ms for one NumPy transpose, measured)
+TRANSPOSE_BLOCK = 1 << 16
+
+
+def _to_batch_last(x, out):
+    """out[...] = x, with x (N, c, H, W) and out (c, H, W, N) (a view, say a canvas's inside)."""
+    # NOTE: 16 images at a time keeps the rows being read in cache; one big copy is ~3x slower
+    for n0 in range(0, x.shape[0], 16):
+        out[..., n0:n0 + 16] = x[n0:n0 + 16].transpose(1, 2, 3, 0)
+
+
+def _from_batch_last(y, out):
+    """out[...] = y, with y (c, H, W, N) (a view, say a canvas's inside) and out (N, c, H, W),
+    in blocks of about TRANSPOSE_BLOCK bytes: whole channels, or rows of one."""
+    c, h, w, n = y.shape
+    row = w * n * y.itemsize
+    if h * row <= TRANSPOSE_BLOCK:
+        step = TRANSPOSE_BLOCK // (h * row)
+        for c0 in range(0, c, step):
+            out[:, c0:c0 + step] = y[c0:c0 + step].transpose(3, 0, 1, 2)
+        return
+    step = max(1, TRANSPOSE_BLOCK // row)
+    for ci in range(c):
+        for h0 in range(0, h, step):
+            out[:, ci, h0:h0 + step] = y[ci, h0:h0 + step].transpose(2, 0, 1)
 
 
 def _one_window(x_size, kernel, padding, dilation, out_size):
@@ -67,18 +85,18 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
     n, c, h, w = x.shape
     if _one_window((h, w), kernel, padding, dilation, out_size):   # DCGAN's last conv
         return to_batch_last(x).reshape(c, kh, kw, 1, 1, n)
-    # (N, C, H, W) -> (C, H + 2p, W + 2p, N), the padding left at 0
+    # (N, C, H, W) -> the canvas (C, H + 2p, W + 2p, N), the padding left at 0
     img = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=x.dtype)
-    _batch_last(x, img[:, ph:ph + h, pw:pw + w])
     sc, sh, sw, sn = img.strides
     # a view: each pixel shows up once under every tap that reads it
     view = np.lib.stride_tricks.as_strided(
         img, (c, kh, kw, oh, ow, n), (sc, sh * dy, sw * dx, sh * sy, sw * sx, sn))
-    cols = np.empty(view.shape, dtype=x.dtype)   # the one copy: the matmul wants it dense
+    cols = np.empty(view.shape, dtype=x.dtype)
 
     def copy(c0, c1):
-        cols[c0:c1] = view[c0:c1]
-    threads.split(copy, c, cols.size)
+        _to_batch_last(x[:, c0:c1], img[c0:c1, ph:ph + h, pw:pw + w])
+        cols[c0:c1] = view[c0:c1]   # the one copy: the matmul wants it dense
+    threads.spread(copy, c, cols.size)
     return cols
 
 
@@ -101,7 +119,7 @@ def col2im(cols, img_size, stride, padding, dilation, bias=None):
             for v in range(kw):
                 img[c0:c1, u * dy:u * dy + sy * (ih - 1) + 1:sy,
                            v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[c0:c1, u, v]
-    threads.split(add, c, cols.size)
+    threads.spread(add, c, cols.size)
     # (C, Hp, Wp, N) -> (N, C, H, W)
     return from_batch_last(img[:, ph:ph + h, pw:pw + w], bias)
 
@@ -109,19 +127,21 @@ def col2im(cols, img_size, stride, padding, dilation, bias=None):
 def to_batch_last(a):
     """(N, C, H, W) -> (C, H, W, N), dense: the layout of the columns of cols."""
     n, c, h, w = a.shape
-    return _batch_last(a, get_array_module(a).empty((c, h, w, n), dtype=a.dtype))
+    out = np.empty((c, h, w, n), dtype=a.dtype)
+    threads.spread(lambda c0, c1: _to_batch_last(a[:, c0:c1], out[c0:c1]), c, a.size)
+    return out
 
 
 def from_batch_last(y, bias=None):
     """(C, H, W, N) -> (N, C, H, W), dense, with ``bias`` (C,) added if given."""
     c, h, w, n = y.shape
-    out = get_array_module(y).empty((n, c, h, w), dtype=y.dtype)
+    out = np.empty((n, c, h, w), dtype=y.dtype)
 
     def move(c0, c1):
-        out[:, c0:c1] = y[c0:c1].transpose(3, 0, 1, 2)
+        _from_batch_last(y[c0:c1], out[:, c0:c1])
         if bias is not None:
-            out[:, c0:c1] += bias[c0:c1].reshape(1, -1, 1, 1)
-    threads.split(move, c, y.size)
+            out[:, c0:c1] += bias[c0:c1].reshape(-1, 1, 1)
+    threads.spread(move, c, y.size)
     return out
 
 

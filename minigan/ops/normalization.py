@@ -118,7 +118,7 @@ class BatchNorm(Function):
             hb *= 1 / np.sqrt(var[c0:c1, None] + self.eps)
             yb = y[:, c0:c1]
             np.add(np.multiply(gamma[c0:c1, None], hb, out=yb), beta[c0:c1, None], out=yb)
-        threads.split_blocks(normalize, c, x.size, x.itemsize * m)
+        threads.split(normalize, c, x.itemsize * m)
         # saved for backward: x̂ and s = 1/√(σ² + eps) are all it needs besides γ
         self.inv_std = 1 / np.sqrt(var + self.eps)
         self.x_hat = x_hat.reshape(x.shape)
@@ -186,7 +186,7 @@ class BatchNormGrad(Function):
             gbeta[ch] = gy.sum(axis=(0, 2))
             # ---- gx ----
             gx[:, ch] = gamma[c] * inv_std[c] * (gy - (x_hat * ggamma[c] + gbeta[c]) / m)
-        threads.split_blocks(grads, c, gy.size, gy.itemsize * m)
+        threads.split(grads, c, gy.itemsize * m)
         return gx.reshape(gy.shape), ggamma, gbeta
 
     def forward_cuda(self, x, gamma, gy):

@@ -1,13 +1,11 @@
 """Checkpoints: where they are, which one a run continues from, and how one is read.
 
 A checkpoint is one ``minigan.save`` file, ``checkpoint-<step>.npz``: the models (buffers
-included), the optimizers, the step, the data position and every RNG state, so N steps,
+included), the optimizers, the step, the data position and the RNG state, so N steps,
 a resume, and N more equal 2N steps in one run, bit for bit.
 """
 import os
 import re
-
-import numpy as np
 
 import minigan
 from ..serialization import CheckpointError
@@ -95,10 +93,12 @@ def describe_arch(arch):
 
 
 def rng_state():
-    """Every random state a run draws from: minigan's generator and NumPy's global one."""
-    return {"minigan": minigan.get_rng_state(), "numpy": np.random.get_state(legacy=False)}
+    """Every random state a run draws from: minigan's generator (the library draws from no
+    other, and leaves NumPy's global one to the user)."""
+    return {"minigan": minigan.get_rng_state()}
 
 
 def set_rng_state(state):
+    """Continue from ``rng_state()``'s state (a checkpoint's NumPy state, which runs before
+    this version saved, is not restored: nothing here draws from it)."""
     minigan.set_rng_state(state["minigan"])
-    np.random.set_state(state["numpy"])
