@@ -191,11 +191,16 @@ def split(work, n, item_bytes):
 
 
 def map_pieces(fn, dtype, *arrays):
-    """A new C-ordered array ``out`` of ``arrays[0]``'s shape, filled by ``fn(out_piece,
-    *pieces)`` over matching pieces of the arrays, flattened in C order: an elementwise op
-    of several passes, run in cache-sized pieces across the cores."""
-    out = np.empty(arrays[0].shape, dtype)
-    flat = [a.reshape(-1) for a in (out, *arrays)]   # a view of out; views or copies of arrays
+    """A new array ``out`` of ``arrays[0]``'s shape and memory order, filled by
+    ``fn(out_piece, *pieces)`` over matching pieces of the arrays, flattened in that order:
+    an elementwise op of several passes, run in cache-sized pieces across the cores."""
+    first = arrays[0]
+    # the axes from the largest stride to the smallest: the order of first's memory, which
+    # out takes too (a C-ordered array: 0, 1, 2, ...; the conv's batch-last views: theirs)
+    order = sorted(range(first.ndim), key=lambda a: -abs(first.strides[a]))
+    out = np.empty([first.shape[a] for a in order], dtype).transpose(np.argsort(order))
+    # views of out, and of arrays in first's order (copies where an array is in another)
+    flat = [a.transpose(order).reshape(-1) for a in (out, *arrays)]
     split(lambda a, b: fn(*(f[a:b] for f in flat)), out.size, out.itemsize)
     return out
 

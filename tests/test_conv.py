@@ -306,3 +306,39 @@ def test_cuda_movers_equal_the_numpy_movers_across_tile_edges(gpu, x_shape, kern
         np.testing.assert_array_equal(got, expected)
     expected, got = both("col2im", cols, (h, w), stride, padding, dilation, bias=bias)
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+# ---- the NumPy conv's outputs: (N, C, H, W) views of batch-last memory ----
+def test_numpy_conv_outputs_are_batch_last_views_that_the_next_conv_takes_as_they_are():
+    rng = np.random.default_rng(4)
+    x = minigan.tensor(rng.standard_normal((5, 3, 9, 9)))
+    W1, W2 = (minigan.tensor(rng.standard_normal(s)) for s in [(4, 3, 3, 3), (4, 2, 4, 4)])
+    y = F.conv2d(x, W1, stride=2, padding=1)
+    z = F.conv_transpose2d(y, W2, stride=2, padding=1)
+    for t in (y, z):   # each channel one run of memory, the batch fastest
+        assert not t.data.flags.c_contiguous
+        assert t.data.transpose(1, 2, 3, 0).flags.c_contiguous
+    from minigan.ops import conv
+    assert np.shares_memory(conv.to_batch_last(y.data), y.data)   # no copy
+    np.testing.assert_allclose(y.numpy(), conv2d_reference(x.numpy(), W1.numpy(), None,
+                                                           (2, 2), (1, 1), (1, 1), 1),
+                               rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(8, 6, 5, 5), (64, 3, 20, 20)])   # one piece, and several
+def test_batch_norm_and_leaky_relu_on_batch_last_memory_equal_them_on_c_ordered(shape):
+    """The same values (not bits: the sums run in another order) whichever memory order x
+    has, and the outputs keep x's order; a gradient in the other order is read right."""
+    rng = np.random.default_rng(5)
+    dense = rng.standard_normal(shape)
+    lead = np.ascontiguousarray(dense.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    gy = rng.standard_normal(shape)                                   # C-ordered
+    results = []
+    for array in (dense, lead):
+        x = minigan.tensor(array, requires_grad=True)
+        y = F.leaky_relu(F.batch_norm(x, None, None, training=True), 0.2)
+        assert y.data.flags.c_contiguous == array.flags.c_contiguous
+        y.backward(minigan.tensor(gy))
+        results.append((y.numpy(), x.grad.numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)

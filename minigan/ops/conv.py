@@ -16,10 +16,17 @@ the batch goes last, so every NumPy copy or add that moves pixels runs over N
 contiguous values (with N before Hout, Wout it would run along rows of Wout,
 often under 10 long, and NumPy's cost per row would dominate). Four helpers
 move pixels: ``im2col``, ``col2im``, ``to_batch_last`` and ``from_batch_last``.
-``Movers`` bundles the NumPy four and the CUDA four (kernels/conv.cu, same
-layouts), with the product of each group (on the CPU split across the cores,
-``minigan.threads``); each ``forward`` takes them as ``movers``, and
-``forward_cuda`` runs the same ``forward`` with ``CUDA_MOVERS``.
+``Movers`` bundles the NumPy four and the CUDA four (kernels/conv.cu), with the
+product of each group (on the CPU split across the cores, ``minigan.threads``);
+each ``forward`` takes them as ``movers``, and ``forward_cuda`` runs the same
+``forward`` with ``CUDA_MOVERS``.
+
+The two differ in one thing. The CUDA movers hand back dense (N, C, H, W) arrays,
+as our kernels read only those. The NumPy ``from_batch_last`` and ``col2im`` hand
+back a view: (N, C, H, W) in shape, with the memory of a dense (C, H, W, N) array.
+A transpose copy in NumPy costs as much as a conv's im2col, and this layout is
+what the next conv wants anyway (``to_batch_last`` of such a view is the view
+itself), and what BatchNorm reads fastest (each channel one run of memory).
 """
 from collections import namedtuple
 
@@ -41,33 +48,15 @@ def deconv_outsize(size, k, s, p, d, output_padding):
     return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
 
 
-# NOTE: a transpose reads across one array and writes along the other; in blocks of about
-# this many bytes each cache line read is used whole before it is evicted (for 128 channels
-# of 14 x 14 x 64, 0.9 ms on one thread against 10 ms for one NumPy transpose, measured)
-TRANSPOSE_BLOCK = 1 << 16
-
-
 def _to_batch_last(x, out):
     """out[...] = x, with x (N, c, H, W) and out (c, H, W, N) (a view, say a canvas's inside)."""
+    xt = x.transpose(1, 2, 3, 0)   # (N, c, H, W) -> (c, H, W, N), a view
+    if xt.strides[3] == xt.itemsize:   # the batch is already last in memory: a plain copy
+        out[...] = xt
+        return
     # NOTE: 16 images at a time keeps the rows being read in cache; one big copy is ~3x slower
     for n0 in range(0, x.shape[0], 16):
-        out[..., n0:n0 + 16] = x[n0:n0 + 16].transpose(1, 2, 3, 0)
-
-
-def _from_batch_last(y, out):
-    """out[...] = y, with y (c, H, W, N) (a view, say a canvas's inside) and out (N, c, H, W),
-    in blocks of about TRANSPOSE_BLOCK bytes: whole channels, or rows of one."""
-    c, h, w, n = y.shape
-    row = w * n * y.itemsize
-    if h * row <= TRANSPOSE_BLOCK:
-        step = TRANSPOSE_BLOCK // (h * row)
-        for c0 in range(0, c, step):
-            out[:, c0:c0 + step] = y[c0:c0 + step].transpose(3, 0, 1, 2)
-        return
-    step = max(1, TRANSPOSE_BLOCK // row)
-    for ci in range(c):
-        for h0 in range(0, h, step):
-            out[:, ci, h0:h0 + step] = y[ci, h0:h0 + step].transpose(2, 0, 1)
+        out[..., n0:n0 + 16] = xt[..., n0:n0 + 16]
 
 
 def _one_window(x_size, kernel, padding, dilation, out_size):
@@ -101,7 +90,8 @@ def im2col(x, kernel, stride, padding, dilation, out_size):
 
 
 def col2im(cols, img_size, stride, padding, dilation, bias=None):
-    """cols (C, kH, kW, Hin, Win, N) -> (N, C, H, W), the adjoint of ``im2col``.
+    """cols (C, kH, kW, Hin, Win, N) -> (N, C, H, W), the adjoint of ``im2col``; a view of
+    a dense (C, H, W, N) array.
 
     x̃[n, c, s·i + d·u, s·j + d·v] += cols[c, u, v, i, j, n], then the padding p is cut off
     (and ``bias`` (C,), if given, added).
@@ -112,6 +102,7 @@ def col2im(cols, img_size, stride, padding, dilation, bias=None):
         return from_batch_last(cols.reshape(c, kh, kw, n), bias)
     # the padded canvas (C, H + 2p, W + 2p, N); every tap lands inside when output_padding ≥ 0
     img = np.zeros((c, h + 2 * ph, w + 2 * pw, n), dtype=cols.dtype)
+    out = np.empty((c, h, w, n), dtype=cols.dtype)
 
     def add(c0, c1):
         # NOTE: one strided add per tap, a loop of kH·kW; no loop over pixels or batch.
@@ -119,30 +110,28 @@ def col2im(cols, img_size, stride, padding, dilation, bias=None):
             for v in range(kw):
                 img[c0:c1, u * dy:u * dy + sy * (ih - 1) + 1:sy,
                            v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[c0:c1, u, v]
+        out[c0:c1] = img[c0:c1, ph:ph + h, pw:pw + w]   # the padding cut off
     threads.spread(add, c, cols.size)
-    # (C, Hp, Wp, N) -> (N, C, H, W)
-    return from_batch_last(img[:, ph:ph + h, pw:pw + w], bias)
+    return from_batch_last(out, bias)
 
 
 def to_batch_last(a):
-    """(N, C, H, W) -> (C, H, W, N), dense: the layout of the columns of cols."""
+    """(N, C, H, W) -> (C, H, W, N), dense: the layout of the columns of cols. A view if
+    a's memory is already in that order (as ``from_batch_last`` leaves it), else a copy."""
     n, c, h, w = a.shape
+    if a.transpose(1, 2, 3, 0).flags.c_contiguous:
+        return a.transpose(1, 2, 3, 0)
     out = np.empty((c, h, w, n), dtype=a.dtype)
     threads.spread(lambda c0, c1: _to_batch_last(a[:, c0:c1], out[c0:c1]), c, a.size)
     return out
 
 
 def from_batch_last(y, bias=None):
-    """(C, H, W, N) -> (N, C, H, W), dense, with ``bias`` (C,) added if given."""
-    c, h, w, n = y.shape
-    out = np.empty((n, c, h, w), dtype=y.dtype)
-
-    def move(c0, c1):
-        _from_batch_last(y[c0:c1], out[:, c0:c1])
-        if bias is not None:
-            out[:, c0:c1] += bias[c0:c1].reshape(-1, 1, 1)
-    threads.spread(move, c, y.size)
-    return out
+    """(C, H, W, N) -> (N, C, H, W), with ``bias`` (C,) added if given: a view of y (or
+    of y + bias), no copy."""
+    if bias is not None:
+        y = y + bias.reshape(-1, 1, 1, 1)
+    return y.transpose(3, 0, 1, 2)
 
 
 # ---- the same four movers, as our CUDA kernels (kernels/conv.cu) ----

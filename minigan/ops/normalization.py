@@ -29,6 +29,29 @@ def _spatial(x):
     return x.size // (x.shape[0] * x.shape[1])
 
 
+def _channels_lead(x):
+    """Whether x (N, C, ...) has its channels first in memory, (C, ..., N) dense, as the
+    NumPy conv leaves its outputs (``minigan.ops.conv``)."""
+    return x.ndim > 2 and not x.flags.c_contiguous and \
+        x.transpose(1, *range(2, x.ndim), 0).flags.c_contiguous
+
+
+def _by_channel(x, lead):
+    """x (N, C, ...) viewed as (A, C, B), a channel's values along A and B, and a function
+    that gives an (A, C, B) array x's shape and memory order back.
+
+    lead=False: (N, C, S), a view of a C-ordered x. lead=True: (1, C, S·N), a view of an x
+    whose channels lead in memory (a copy in that order otherwise): each channel is one
+    run of memory, so every pass over it is one long loop.
+    """
+    n, c = x.shape[:2]
+    if not lead:
+        return x.reshape(n, c, -1), lambda a: a.reshape(x.shape)
+    order = (1, *range(2, x.ndim), 0)   # (N, C, ...) -> (C, ..., N)
+    xt = np.ascontiguousarray(x.transpose(order))
+    return xt.reshape(1, c, -1), lambda a: a.reshape(xt.shape).transpose(np.argsort(order))
+
+
 def _double_backward(op, x, gamma, gy, ggx, gggamma, ggbeta, axes):
     """The backward of a normalization's gradient (gx, gγ, gβ) = G(x, γ, gy), in Tensor ops.
 
@@ -97,14 +120,16 @@ class BatchNorm(Function):
         running_var  ← (1 - momentum) running_var  + momentum σ² m / (m - 1)   (unbiased)
     """
 
+    lead = False   # the forward's x had its channels first in memory (NumPy only)
+
     def __init__(self, eps, momentum, running_mean, running_var):
         self.eps, self.momentum = eps, momentum
         self.running_mean, self.running_var = running_mean, running_var   # arrays or None
 
     def forward(self, x, gamma, beta):
-        n, c, s = x.shape[0], x.shape[1], _spatial(x)
-        m = n * s
-        xs = x.reshape(n, c, s)                           # (N, C, ...) -> (N, C, S)
+        c, m = x.shape[1], x.size // x.shape[1]
+        self.lead = _channels_lead(x)
+        xs, shaped = _by_channel(x, self.lead)            # (N, C, ...) -> (A, C, B)
         mu, var = np.empty(c, x.dtype), np.empty(c, x.dtype)
         x_hat, y = np.empty(xs.shape, x.dtype), np.empty(xs.shape, x.dtype)
 
@@ -121,7 +146,7 @@ class BatchNorm(Function):
         threads.split(normalize, c, x.itemsize * m)
         # saved for backward: x̂ and s = 1/√(σ² + eps) are all it needs besides γ
         self.inv_std = 1 / np.sqrt(var + self.eps)
-        self.x_hat = x_hat.reshape(x.shape)
+        self.x_hat = shaped(x_hat)
         if self.running_mean is not None:
             self.running_mean *= 1 - self.momentum
             self.running_mean += self.momentum * mu
@@ -129,7 +154,7 @@ class BatchNorm(Function):
             self.running_var *= 1 - self.momentum
             self.running_var += self.momentum * var * (m / (m - 1))
         self.running_mean = self.running_var = None   # updated; backward does not need them
-        return y.reshape(x.shape)
+        return shaped(y)
 
     def forward_cuda(self, x, gamma, beta):
         n, c, s = x.shape[0], x.shape[1], _spatial(x)
@@ -154,7 +179,7 @@ class BatchNorm(Function):
 
     def backward(self, gy):
         x, gamma, _ = self.inputs
-        return BatchNormGrad(self.eps, self.x_hat, self.inv_std)(x, gamma, gy)
+        return BatchNormGrad(self.eps, self.x_hat, self.inv_std, self.lead)(x, gamma, gy)
 
 
 class BatchNormGrad(Function):
@@ -166,20 +191,21 @@ class BatchNormGrad(Function):
     ``_double_backward``, can differentiate through it.
     """
 
-    def __init__(self, eps, x_hat, inv_std):
+    def __init__(self, eps, x_hat, inv_std, lead=False):
         self.eps, self.x_hat, self.inv_std = eps, x_hat, inv_std
+        self.lead = lead   # x̂'s memory has its channels first (``_channels_lead``)
 
     def forward(self, x, gamma, gy):
-        n, c, s = gy.shape[0], gy.shape[1], _spatial(gy)
-        m = n * s
-        gy_all, x_hat_all = gy.reshape(n, c, s), self.x_hat.reshape(n, c, s)   # (N, C, S)
+        c, m = gy.shape[1], gy.size // gy.shape[1]
+        # (N, C, ...) -> (A, C, B), both in x̂'s memory order
+        (gy_all, shaped), (x_hat_all, _) = (_by_channel(a, self.lead) for a in (gy, self.x_hat))
         ggamma, gbeta = np.empty(c, gy.dtype), np.empty(c, gy.dtype)
         gx = np.empty(gy_all.shape, gy.dtype)
         inv_std = self.inv_std
 
         def grads(c0, c1):
             # NOTE: a block of channels at a time, split across the cores, as the forward
-            gy, x_hat = gy_all[:, c0:c1], x_hat_all[:, c0:c1]   # this block: (N, c1 - c0, S)
+            gy, x_hat = gy_all[:, c0:c1], x_hat_all[:, c0:c1]   # this block: (A, c1 - c0, B)
             ch, c = slice(c0, c1), (slice(c0, c1), None)        # c: per channel, (c1 - c0, 1)
             # ---- gγ, gβ ----
             ggamma[ch] = np.einsum("ncs,ncs->c", gy, x_hat)
@@ -187,7 +213,7 @@ class BatchNormGrad(Function):
             # ---- gx ----
             gx[:, ch] = gamma[c] * inv_std[c] * (gy - (x_hat * ggamma[c] + gbeta[c]) / m)
         threads.split(grads, c, gy.itemsize * m)
-        return gx.reshape(gy.shape), ggamma, gbeta
+        return shaped(gx), ggamma, gbeta
 
     def forward_cuda(self, x, gamma, gy):
         n, c, s = gy.shape[0], gy.shape[1], _spatial(gy)
