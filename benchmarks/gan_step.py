@@ -36,6 +36,15 @@ events recorded around it; a host time near the total says the step is bound by 
     python benchmarks/gan_step.py --case dcgan28 --only minigan --threads 1   # profiling
     python benchmarks/gan_step.py --case dcgan28 mlp-gan dcgan64 --device cuda --graph
 
+The floor (CPU): before the cases, a process of its own times NumPy's float32 GEMM on this
+machine (2048 x 2048 x 2048, --threads threads, the best of 5) and names the CPU's vector
+width and the BLAS kernel (threadpoolctl's or OpenBLAS's own report). Each case's FLOPs are
+2 x the multiply-adds of every product in one minigan step (the same count as PyTorch's
+FLOP counter for dcgan28 and mlp-gan: 17.93 and 1.09 GFLOP, measured; that counter cannot
+follow the WGAN's double backward). FLOPs / GEMM rate is the time no step can beat here;
+each library's step is printed as a multiple of it, a number that carries over to machines
+of another kind.
+
 On a shared machine quote the ratio, not the times.
 """
 import argparse
@@ -66,12 +75,14 @@ SETTLE_S = 0.3
 # ---- the worker: one library's step, in a process of its own ----
 
 def worker(library, case, batch, device, warmup, threads, graph=False):
-    """Build the step and warm up, say so (with the kernel launches of one step, on a GPU);
-    then time the steps asked for on stdin, one reply (a JSON line) per request, until stdin
-    closes."""
+    """Build the step and warm up, say so (with the kernel launches of one step, on a GPU,
+    and the FLOPs of one step, on a CPU); then time the steps asked for on stdin, one reply
+    (a JSON line) per request, until stdin closes."""
     channel = reply_channel()
     # NOTE: NumPy's BLAS and PyTorch read their thread count once, when they load
     os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    if library == "gemm":
+        return send(channel, gemm_rate())
     if library == "torch" and not torch_runs_on(device):
         return send(channel, {"absent": True})
     steps = importlib.import_module(f"{library}_steps")   # minigan_steps or torch_steps
@@ -80,9 +91,49 @@ def worker(library, case, batch, device, warmup, threads, graph=False):
         steps.build(case, batch, device)
     built_mb = peak_rss_mb()
     timed(step, sync, events, warmup)
-    send(channel, {"built_mb": built_mb, "launches": steps.launches(step, device)})
+    flops = steps.flops(step, device) if hasattr(steps, "flops") else None
+    send(channel, {"built_mb": built_mb, "launches": steps.launches(step, device),
+                   "flops": flops})
     for request in sys.stdin:
         send(channel, {"ms": timed(step, sync, events, int(request)), "peak_mb": peak_rss_mb()})
+
+
+def gemm_rate(size=2048, rounds=5):
+    """NumPy's float32 GEMM on this machine: {"gflops": the best of ``rounds`` products of
+    size³, "blas": the library and its kernel}."""
+    import numpy as np
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    a @ a   # warm up: BLAS starts its threads
+    best = min(seconds(lambda: a @ a) for _ in range(rounds))
+    return {"gflops": 2 * size ** 3 / best / 1e9, "blas": blas_name()}
+
+
+def seconds(fn):
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def blas_name():
+    """NumPy's BLAS and its kernel: threadpoolctl's report, else OpenBLAS's own."""
+    try:
+        from threadpoolctl import threadpool_info
+        info = [i for i in threadpool_info() if i["user_api"] == "blas"][0]
+        return f"{info['internal_api']} {info['version']} ({info['architecture']} kernel)"
+    except (ImportError, IndexError, KeyError):
+        from minigan import threads
+        lib = threads.blas()
+        return f"OpenBLAS ({lib['corename']} kernel)" if lib else "not an OpenBLAS we can read"
+
+
+def vector_width():
+    """The widest x86 vector extension in /proc/cpuinfo's flags (AVX-512, AVX2), or '?'."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line for line in f if line.startswith("flags")), "").split()
+    except OSError:
+        flags = []
+    return "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "?"
 
 
 def reply_channel():
@@ -144,7 +195,7 @@ class Worker:
     """A worker process, seen from the parent; once started it has built its step and warmed up."""
 
     def __init__(self, library, case, batch, args):
-        self.library = library
+        self.library = library   # or "gemm": the GEMM rate, measured once
         command = launcher() + [os.path.join(HERE, "gan_step.py"), "--worker", library,
                                 "--case", case, "--batch", str(batch), "--device", args.device,
                                 "--warmup", str(args.warmup), "--threads", str(args.threads)]
@@ -233,6 +284,18 @@ def row(case, batch, workers, args):
     return line.rstrip()
 
 
+def floor_line(workers, rate):
+    """The floor, FLOPs / GEMM rate, and each library's step as a multiple of it."""
+    flops = workers["minigan"].ready["flops"] if "minigan" in workers else None
+    if not flops or not rate:
+        return "  floor: n/a (minigan's FLOP count and the GEMM rate are measured on a CPU)"
+    floor_ms = flops / (rate * 1e9) * 1e3
+    multiples = ", ".join(f"{'PyTorch' if lib == 'torch' else lib} {medians(w)[0] / floor_ms:.2f}x"
+                          for lib, w in workers.items())
+    return (f"  floor: {flops / 1e9:.2f} GFLOP / {rate:.0f} GFLOP/s = {floor_ms:.1f} ms; "
+            f"step / floor: {multiples}")
+
+
 def launch_line(workers):
     """The launches of one step: for minigan its own kernels + its GEMM kernels (a graph's
     own launch not counted), for PyTorch every kernel and graph launch (its profiler)."""
@@ -292,7 +355,7 @@ def parse_args(argv=None):
                    "torch.cuda.graphs)")
     p.add_argument("--no-memory", dest="memory", action="store_false",
                    help="leave out the memory columns (always left out on a GPU)")
-    p.add_argument("--worker", choices=LIBRARIES, help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=LIBRARIES + ("gemm",), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.graph and args.device != "cuda":
         p.error("--graph needs --device cuda")
@@ -311,12 +374,21 @@ def main():
           f"first, ratio: the median of the rounds'; "
           f"{'CUDA graphs (captured, replayed); ' if args.graph else ''}"
           f"load average {os.getloadavg()[0]:.1f}")
+    rate = None
+    if args.device == "cpu":
+        gemm = Worker("gemm", args.case[0], 0, args)   # alone, before any case
+        gemm.close()
+        rate = gemm.ready["gflops"]
+        print(f"CPU vector width: {vector_width()}; NumPy's BLAS: {gemm.ready['blas']}; "
+              f"float32 GEMM (2048^3, {args.threads} threads, best of 5): {rate:.0f} GFLOP/s")
     print(header(args))
     per_case = dict(item.split("=") for item in args.batch_for)
     for case in args.case:
         batch = int(per_case.get(case, 0)) or args.batch or CASES[case]
         workers = run_case(case, batch, args)
         print(row(case, batch, workers, args), flush=True)
+        if args.device == "cpu":
+            print(floor_line(workers, rate), flush=True)
         if args.device == "cuda":
             print(launch_line(workers), flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")

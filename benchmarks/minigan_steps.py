@@ -6,9 +6,11 @@ optimizers and data made once), a function that waits for the device, and the CU
 """
 import types
 
+import numpy as np
+
 import minigan
 import minigan.functional as F
-from minigan import backend, models
+from minigan import backend, models, threads
 from minigan.penalties import gradient_penalty
 
 LAMBDA, LR, BETAS = 10.0, 1e-4, (0.0, 0.9)   # WGAN-GP, as in the paper
@@ -92,6 +94,25 @@ def launches(step, device):
     step()
     gemms = minigan.cuda.products - products
     return f"{minigan.cuda.launches - launches - gemms} + {gemms}"
+
+
+def flops(step, device):
+    """2 × the multiply-adds of every product in one step: every matmul, linear and conv
+    product goes through ``minigan.threads.matmul`` (CPU only: None on a GPU)."""
+    if device != "cpu":
+        return None
+    count, original = [0], threads.matmul
+
+    def counting(a, b):
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        count[0] += 2 * int(np.prod(batch)) * a.shape[-2] * a.shape[-1] * b.shape[-1]
+        return original(a, b)
+    threads.matmul = counting
+    try:
+        step()
+    finally:
+        threads.matmul = original
+    return count[0]
 
 
 def image_shape(case):

@@ -39,9 +39,10 @@ from . import cuda
 
 _threads = os.cpu_count() or 1
 PIECE = 1 << 20   # bytes of a piece of work meant to stay in cache (L2) across its passes
-PRODUCT_PIECE = 1 << 22   # multiply-adds of a product's piece, at the least
+PRODUCT_PIECE = 1 << 24   # multiply-adds of a product's piece, at the least
 # NOTE: each piece of a product packs the whole of its other operand again: on two cores of
-# this machine 4 pieces cost 1-6% over 2, and 12 pieces 10-30% (dcgan28's products, measured)
+# this machine 4 pieces cost 1-6% over 2, and 12 pieces 10-30% (dcgan28's products, measured);
+# and a piece under ~2^24 multiply-adds gains less from a second thread than it pays
 PRODUCT_PIECES = (4, 2, 1)
 SMALL = 1 << 17   # elements of per-element work below which one thread does it
 _inside = threading.local()   # .active: this thread is running pieces already

@@ -11,14 +11,42 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--batch", "4", "--rounds", "2", "--repeats", "1", "--warmup", "1", "--threads", "1"]
 
 
-def benchmark(*args):
-    """{case: its row's columns}, from a run of gan_step.py with ``args``."""
+def run(*args):
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "gan_step.py"), *TINY,
                              *args], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "threads per library: 1" in result.stdout
-    return {line.split()[0]: line.split() for line in result.stdout.splitlines()
+    return result.stdout
+
+
+def benchmark(*args):
+    """{case: its row's columns}, from a run of gan_step.py with ``args``."""
+    return {line.split()[0]: line.split() for line in run(*args).splitlines()
             if line.split()[:1] and line.split()[0] in ("mlp-gan", "wgan28")}
+
+
+def test_the_floor_is_the_steps_flops_over_this_machines_gemm_rate():
+    """A header line with the vector width, the BLAS kernel and the GEMM rate; under each
+    case, its FLOPs (2 x the multiply-adds of its products), the floor they make at that
+    rate, and the step as a multiple of it."""
+    lines = run("--case", "mlp-gan", "--only", "minigan").splitlines()
+    head = next(line for line in lines if line.startswith("CPU vector width: "))
+    assert head.split(": ")[1].split(";")[0] in ("AVX-512", "AVX2", "?")
+    rate = float(head.rsplit(": ", 1)[1].split()[0])
+    floor = next(line for line in lines if line.startswith("  floor: "))
+    gflop, rest = floor.split("floor: ")[1].split(" GFLOP / ")
+    # mlp-gan at batch 4, in multiply-adds per sample: G's layers (100-128-...-784) and D's
+    # (784-512-256-1). G forward once, D forward three times; each D backward takes every
+    # gW and every gx but the first layer's, except the one that reaches G (all of its gx);
+    # G's backward every gW and every gx but the first's (z needs none)
+    g = 100 * 128 + 128 * 256 + 256 * 512 + 512 * 1024 + 1024 * 784
+    d = 784 * 512 + 512 * 256 + 256 * 1
+    macs = g + 3 * d + 2 * (2 * d - 784 * 512) + 2 * d + (2 * g - 100 * 128)
+    assert float(gflop) == pytest.approx(2 * 4 * macs / 1e9, abs=0.006)
+    assert rest.startswith(f"{rate:.0f} GFLOP/s = ")
+    floor_ms = float(rest.split(" = ")[1].split()[0])
+    assert floor_ms == pytest.approx(float(gflop) / rate * 1e3, abs=0.06)
+    assert float(floor.rsplit("minigan ", 1)[1].rstrip("x")) > 1
 
 
 def test_minigan_alone_gets_a_time_and_its_memory():

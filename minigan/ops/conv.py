@@ -189,8 +189,9 @@ def from_batch_last_cuda(y, bias=None):
 
 # ---- the product of each group, (G, M, K) @ (G, K, N) -> (G, M, N) ----
 def matmul_groups(a, b):
-    """NumPy: one group's product (the usual case) split by rows across the CPU cores."""
-    return threads.matmul(a[0], b[0])[None] if a.shape[0] == 1 else np.matmul(a, b)
+    """NumPy: one group's product (the usual case) split by rows across the CPU cores; the
+    groups of a grouped conv, one call."""
+    return threads.matmul(a[0], b[0])[None] if a.shape[0] == 1 else threads.matmul(a, b)
 
 
 def matmul_groups_cuda(a, b):
