@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from . import cuda
+from . import cuda, memory
 
 _threads = os.cpu_count() or 1
 PIECE = 1 << 20   # bytes of a piece of work meant to stay in cache (L2) across its passes
@@ -199,7 +199,7 @@ def map_pieces(fn, dtype, *arrays):
     # the axes from the largest stride to the smallest: the order of first's memory, which
     # out takes too (a C-ordered array: 0, 1, 2, ...; the conv's batch-last views: theirs)
     order = sorted(range(first.ndim), key=lambda a: -abs(first.strides[a]))
-    out = np.empty([first.shape[a] for a in order], dtype).transpose(np.argsort(order))
+    out = memory.empty([first.shape[a] for a in order], dtype).transpose(np.argsort(order))
     # views of out, and of arrays in first's order (copies where an array is in another)
     flat = [a.transpose(order).reshape(-1) for a in (out, *arrays)]
     split(lambda a, b: fn(*(f[a:b] for f in flat)), out.size, out.itemsize)
@@ -228,10 +228,10 @@ def matmul(a, b):
             return a @ b
     (m, k), n = a.shape, b.shape[1]
     pieces = product_pieces(m, k, n)
+    out = memory.empty((m, n), np.result_type(a, b))
     if pieces == 1 or blas() is None:   # one call (a BLAS we cannot reach threads it itself)
         with _OneBlasThread():
-            return a @ b
-    out = np.empty((m, n), np.result_type(a, b))
+            return np.matmul(a, b, out=out)
     if m >= n:
         run(lambda i, j: np.matmul(a[i:j], b, out=out[i:j]),
             [m * p // pieces for p in range(pieces + 1)])

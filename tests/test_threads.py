@@ -228,3 +228,49 @@ def test_a_training_step_gives_the_same_bytes_on_1_2_and_3_threads():
     assert len(one) > 40
     for count in (2, 3):
         assert _gan_step_bytes(count) == one, f"{count} threads differ from one"
+
+
+# ---- minigan.memory: large arrays from a pool of mapped buffers ----
+
+def test_pooled_arrays_are_numpy_arrays_and_small_ones_are_numpys_own():
+    from minigan import memory
+    a = memory.empty((512, 1024), np.float32)   # 2 MB: pooled
+    assert a.shape == (512, 1024) and a.dtype == np.float32 and a.flags.c_contiguous
+    assert a.flags.writeable and not a.flags.owndata
+    a[...] = 3
+    assert (a == 3).all() and (memory.zeros((512, 1024), np.float64) == 0).all()
+    small = memory.empty((10,), np.float32)
+    assert small.flags.owndata
+
+
+def test_a_buffer_is_taken_again_only_once_no_array_views_it():
+    from minigan import memory
+    memory.free_all()
+    a = memory.empty((1024, 1024), np.float32)
+    buffer = a.base
+    view = a[::2]
+    del a
+    b = memory.empty((1024, 1024), np.float32)   # the view still holds the first buffer
+    assert b.base is not buffer and not np.shares_memory(b, view)
+    del view, b
+    assert memory.pooled_bytes() == (buffer.nbytes, buffer.nbytes)   # the first, still held
+    del buffer
+    c = memory.empty((1024, 1024), np.float32)
+    d = memory.empty((512, 1024), np.float32)   # half the size: the other free buffer serves it
+    assert memory.pooled_bytes() == (2 * c.nbytes, 0) and not np.shares_memory(c, d)
+    del c, d
+    memory.free_all()
+    assert memory.pooled_bytes() == (0, 0)
+
+
+def test_the_pool_holds_no_more_than_slack_times_its_busiest_moment():
+    from minigan import memory
+    memory.free_all()
+    held = []
+    for mb in (1, 2, 3, 5, 8, 13, 21):   # sizes that never fit each other's buffers
+        held.append(memory.empty((mb << 18,), np.float32))
+        del held[0]   # one array in use at a time
+        used, free = memory.pooled_bytes()
+        assert used + free <= memory.SLACK * memory._busiest
+    held.clear()
+    memory.free_all()

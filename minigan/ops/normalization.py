@@ -10,7 +10,7 @@ like any other: its backward, ``_double_backward``, is the second derivative.
 """
 import numpy as np
 
-from .. import cuda, threads
+from .. import cuda, memory, threads
 from ..autograd.function import Function
 from ..tensor import Tensor, ones, zeros
 from .reduce import mean, sum
@@ -131,7 +131,7 @@ class BatchNorm(Function):
         self.lead = _channels_lead(x)
         xs, shaped = _by_channel(x, self.lead)            # (N, C, ...) -> (A, C, B)
         mu, var = np.empty(c, x.dtype), np.empty(c, x.dtype)
-        x_hat, y = np.empty(xs.shape, x.dtype), np.empty(xs.shape, x.dtype)
+        x_hat, y = memory.empty(xs.shape, x.dtype), memory.empty(xs.shape, x.dtype)
 
         def normalize(c0, c1):
             # NOTE: a block of channels at a time, split across the cores: every pass
@@ -200,7 +200,7 @@ class BatchNormGrad(Function):
         # (N, C, ...) -> (A, C, B), both in x̂'s memory order
         (gy_all, shaped), (x_hat_all, _) = (_by_channel(a, self.lead) for a in (gy, self.x_hat))
         ggamma, gbeta = np.empty(c, gy.dtype), np.empty(c, gy.dtype)
-        gx = np.empty(gy_all.shape, gy.dtype)
+        gx = memory.empty(gy_all.shape, gy.dtype)
         inv_std = self.inv_std
 
         def grads(c0, c1):
