@@ -39,11 +39,13 @@ from . import cuda, memory
 
 _threads = os.cpu_count() or 1
 PIECE = 1 << 20   # bytes of a piece of work meant to stay in cache (L2) across its passes
-PRODUCT_PIECE = 1 << 24   # multiply-adds of a product's piece, at the least
-# NOTE: each piece of a product packs the whole of its other operand again: on two cores of
-# this machine 4 pieces cost 1-6% over 2, and 12 pieces 10-30% (dcgan28's products, measured);
-# and a piece under ~2^24 multiply-adds gains less from a second thread than it pays
-PRODUCT_PIECES = (4, 2, 1)
+# NOTE: each piece of a product packs the whole of its other operand again. On two cores of
+# this machine 4 pieces cost 1-6% over 2 (a dcgan28 step 3% slower), 12 pieces 10-30%, and a
+# piece under ~2^24 multiply-adds gained less from a second thread than it paid (measured).
+# So two pieces from 2^24 multiply-adds each, and more (for more cores) only from 2^28 each
+PRODUCT_PIECE = 1 << 24
+WIDE_PIECE = 1 << 28
+PRODUCT_PIECES = (8, 4, 2, 1)
 SMALL = 1 << 17   # elements of per-element work below which one thread does it
 _inside = threading.local()   # .active: this thread is running pieces already
 
@@ -208,9 +210,13 @@ def map_pieces(fn, dtype, *arrays):
 
 def product_pieces(m, k, n):
     """How many pieces a product (M, K) @ (K, N) is cut into: the most in PRODUCT_PIECES
-    with PRODUCT_PIECE multiply-adds each, and none under 16 rows (or columns) wide."""
-    size = m * k * n // PRODUCT_PIECE
-    return next(p for p in PRODUCT_PIECES if (p <= size and 16 * p <= max(m, n)) or p == 1)
+    whose pieces have PRODUCT_PIECE multiply-adds each (WIDE_PIECE beyond two pieces), and
+    none under 16 rows (or columns) wide."""
+    size = m * k * n
+
+    def fits(p):
+        return size >= p * (PRODUCT_PIECE if p <= 2 else WIDE_PIECE) and 16 * p <= max(m, n)
+    return next(p for p in PRODUCT_PIECES if p == 1 or fits(p))
 
 
 def matmul(a, b):

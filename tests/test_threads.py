@@ -54,7 +54,8 @@ def test_pieces_depend_on_the_shape_not_the_thread_count(count):
         threads.split(lambda a, b: pieces.add((a, b)), 1000, threads.PIECE // 100)
         assert sorted(pieces) == [(a, min(a + 100, 1000)) for a in range(0, 1000, 100)]
         assert [threads.product_pieces(*s) for s in [(8, 8, 8), (64, 512, 1024),
-                                                       (2048, 256, 3136)]] == [1, 2, 4]
+                                                       (128, 1024, 3136), (2048, 256, 3136),
+                                                       (4096, 512, 12544)]] == [1, 2, 2, 4, 8]
     finally:
         threads.set_num_threads(before)
 
