@@ -31,6 +31,10 @@ _pools = {}   # bytes -> [[buffer, the call of empty() that last took it], ...]
 _calls = 0
 _busiest = 0   # the most bytes the pool's arrays have had in use at once
 _lock = threading.Lock()
+# NOTE: the reference count tells a free buffer only while the GIL keeps other threads from
+# making views during the count: a free-threaded Python gets NumPy's own arrays
+_GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
+_PRIVATE = {"flags": mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS} if hasattr(mmap, "MAP_PRIVATE") else {}
 
 
 def empty(shape, dtype):
@@ -39,7 +43,7 @@ def empty(shape, dtype):
     dtype = np.dtype(dtype)
     shape = tuple(shape) if np.ndim(shape) else (shape,)
     nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes < MIN_BYTES:
+    if nbytes < MIN_BYTES or dtype.hasobject or not _GIL:
         return np.empty(shape, dtype)
     with _lock:   # the view is made under the lock: no other thread takes the buffer
         _calls += 1
@@ -64,8 +68,18 @@ def zeros(shape, dtype):
 
 
 def _mapped(nbytes):
-    """A uint8 array over ``nbytes`` of fresh anonymous memory, huge pages asked for."""
-    region = mmap.mmap(-1, nbytes)
+    """A uint8 array over ``nbytes`` of fresh private anonymous memory, huge pages asked
+    for; if the kernel has no more, the free buffers are let go first."""
+    try:
+        # NOTE: private, not mmap's default shared: a forked child then gets its own copy,
+        # and huge pages apply (to a shared mapping they do not)
+        region = mmap.mmap(-1, nbytes, **_PRIVATE)
+    except OSError:
+        _free_unlocked()
+        try:
+            region = mmap.mmap(-1, nbytes, **_PRIVATE)
+        except OSError as error:
+            raise MemoryError(f"minigan.memory: cannot map {nbytes} bytes: {error}") from None
     if hasattr(mmap, "MADV_HUGEPAGE"):
         region.madvise(mmap.MADV_HUGEPAGE)
     return np.frombuffer(region, np.uint8)
@@ -96,8 +110,12 @@ def _drop(entry):
 def free_all():
     """Unmap every free buffer, as CuPy's ``free_all_blocks``; buffers in use stay."""
     with _lock:
-        for e in [e for pool in _pools.values() for e in pool if sys.getrefcount(e[0]) == 2]:
-            _drop(e)
+        _free_unlocked()
+
+
+def _free_unlocked():
+    for e in [e for pool in _pools.values() for e in pool if sys.getrefcount(e[0]) == 2]:
+        _drop(e)
 
 
 def pooled_bytes():

@@ -170,7 +170,8 @@ def adam_update_in_pieces(updates):
             if p.dtype not in tmp:
                 tmp[p.dtype] = np.empty(PIECE, p.dtype)
             adam_update(p, g, m, v, *hyper, tmp=tmp[p.dtype][:p.size])
-    threads.run(work, list(range(len(pieces) + 1)))   # a piece each: fixed by the sizes
+    # per-element arithmetic: no bit depends on which thread takes which pieces
+    threads.spread(work, len(pieces), len(pieces) * PIECE)
 
 
 def adam_update(p, g, m, v, step, lr, beta1, beta2, eps, weight_decay, tmp=None):

@@ -18,7 +18,8 @@ Two rules, and the reasons for them:
   the cores with them; and a product cut into pieces must be one single-threaded
   call a piece. So ``run`` and ``matmul`` set OpenBLAS to one thread
   (``openblas_set_num_threads``) and put back the count they found when they
-  return: the user's own NumPy calls keep every BLAS thread they had. Where the
+  return: the user's own NumPy calls keep every BLAS thread they had (but for a call
+  made from another thread while minigan's work runs: OpenBLAS's count is the process's). Where the
   BLAS is not an OpenBLAS we can reach, it keeps its threads, and ``matmul`` makes
   each product one call (its bits are then the BLAS's affair).
 
@@ -31,7 +32,7 @@ import ctypes
 import functools
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -78,7 +79,9 @@ _PREFIXES = (("scipy_openblas_", "64_"), ("openblas_", "64_"), ("openblas_", "")
 @functools.lru_cache(maxsize=None)
 def blas():
     """NumPy's OpenBLAS as {"path", "get_num_threads", "set_num_threads", "corename"}, or
-    None where this process has none loaded that we can reach."""
+    None where NumPy's BLAS is another, or none this process has loaded can be reached."""
+    if not _numpy_uses_openblas():
+        return None   # another library's OpenBLAS is not the one NumPy's products run on
     for path in _openblas_paths():
         try:
             lib = ctypes.CDLL(path)
@@ -97,6 +100,16 @@ def blas():
     return None
 
 
+def _numpy_uses_openblas():
+    """Whether NumPy was built with an OpenBLAS, as its build configuration says (True
+    where the configuration cannot be read)."""
+    try:
+        name = np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
+    except Exception:   # NOTE: an older NumPy, or a configuration of another form
+        return True
+    return "openblas" in str(name).lower()
+
+
 def _openblas_paths():
     """Paths of the OpenBLAS libraries this process has loaded, NumPy's own first."""
     try:
@@ -106,7 +119,9 @@ def _openblas_paths():
     else:
         found = ThreadpoolController().select(internal_api="openblas").lib_controllers
         paths = [lib.filepath for lib in found]
-    return sorted(set(paths), key=lambda p: "numpy" not in p)
+    # NumPy's own first (its wheels keep it in numpy.libs or numpy/.libs), then by name
+    numpy_dir = os.path.dirname(os.path.abspath(np.__file__))
+    return sorted(set(paths), key=lambda p: (not p.startswith(numpy_dir), p))
 
 
 def _paths_in_maps(maps="/proc/self/maps"):
@@ -131,17 +146,29 @@ def _paths_in_maps(maps="/proc/self/maps"):
 
 
 class _OneBlasThread:
-    """A context: OpenBLAS at one thread inside it, and at the count it found outside."""
+    """A context: OpenBLAS at one thread inside it, and at the count it found outside.
+
+    Contexts may overlap (minigan called from several of the user's threads): the first in
+    saves the count and sets one thread, the last out puts the count back.
+    """
+    _lock = threading.Lock()
+    _open = 0
+    _before = 1
 
     def __enter__(self):
-        lib = blas()
-        self.before = lib["get_num_threads"]() if lib else 1
-        if self.before != 1:
-            lib["set_num_threads"](1)
+        with self._lock:
+            lib = blas()
+            if type(self)._open == 0 and lib is not None:
+                type(self)._before = lib["get_num_threads"]()
+                if type(self)._before != 1:
+                    lib["set_num_threads"](1)
+            type(self)._open += 1
 
     def __exit__(self, *exc):
-        if self.before != 1:
-            blas()["set_num_threads"](self.before)
+        with self._lock:
+            type(self)._open -= 1
+            if type(self)._open == 0 and type(self)._before != 1:
+                blas()["set_num_threads"](type(self)._before)
 
 
 # ---- running pieces ----
@@ -171,9 +198,12 @@ def run(work, bounds):
     with _OneBlasThread():
         jobs = [_pool(_threads).submit(take, first, last)
                 for first, last in zip(shares[1:-1], shares[2:])]
-        take(shares[0], shares[1])   # this thread takes the first share
+        try:
+            take(shares[0], shares[1])   # this thread takes the first share
+        finally:
+            wait(jobs)   # no piece still runs once this returns, or raises
         for job in jobs:
-            job.result()
+            job.result()   # raises a piece's error
 
 
 def spread(work, n, size):

@@ -343,3 +343,62 @@ def _leaves(tree, prefix=""):
     if items is None:
         return {prefix: tree}
     return {k: v for key, value in items for k, v in _leaves(value, f"{prefix}/{key}").items()}
+
+
+def test_an_error_in_a_piece_is_raised_after_every_piece_has_stopped(two_threads,
+                                                                   openblas_at_two):
+    done = []
+
+    def work(a, b):
+        if a == 0:
+            raise ValueError("piece 0")
+        threading.Event().wait(0.05)   # the other piece is still busy when piece 0 fails
+        done.append(_openblas_threads())
+    with pytest.raises(ValueError, match="piece 0"):
+        threads.run(work, [0, 1, 2])
+    assert done == [1]                  # it ran to its end, with OpenBLAS at one thread
+    assert _openblas_threads() == 2     # and only then was the user's count put back
+
+
+def test_overlapping_calls_from_two_user_threads_keep_openblas_at_one(openblas_at_two):
+    """A's work starts, then B's; A's ends while B's runs: B still has OpenBLAS at one."""
+    (a_in, b_in, a_out), seen = (threading.Event() for _ in range(3)), []
+
+    def a_work(lo, hi):
+        a_in.set()
+        b_in.wait(5)
+
+    def b_work(lo, hi):
+        b_in.set()
+        a_out.wait(5)
+        seen.append(_openblas_threads())
+
+    def user_a():
+        threads.run(a_work, [0, 1])
+        a_out.set()
+    first = threading.Thread(target=user_a)
+    first.start()
+    a_in.wait(5)
+    threads.run(b_work, [0, 1])
+    first.join()
+    assert seen == [1]
+    assert _openblas_threads() == 2   # the last one out put the user's count back
+
+
+def test_pooled_buffers_are_private_to_a_forked_child():
+    from minigan import memory
+    import os
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    a = memory.zeros((1 << 20,), np.float32)
+    pid = os.fork()
+    if pid == 0:   # the child writes, and leaves at once
+        a[0] = 7
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert a[0] == 0
+
+
+def test_object_arrays_are_numpys_own():
+    from minigan import memory
+    assert memory.empty((1 << 18,), object).flags.owndata

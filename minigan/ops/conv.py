@@ -66,7 +66,8 @@ def _one_window(x_size, kernel, padding, dilation, out_size):
 
 
 def im2col(x, kernel, stride, padding, dilation, out_size):
-    """(N, C, H, W) -> cols (C, kH, kW, Hout, Wout, N), dense and new.
+    """(N, C, H, W) -> cols (C, kH, kW, Hout, Wout, N), dense (new, but for a kernel that
+    covers the image once: then a view of x if x's batch is already last in memory).
 
     cols[c, u, v, i, j, n] = x̃[n, c, s·i + d·u, s·j + d·v],  x̃ = x zero-padded by p.
     """
@@ -127,10 +128,13 @@ def to_batch_last(a):
 
 
 def from_batch_last(y, bias=None):
-    """(C, H, W, N) -> (N, C, H, W), with ``bias`` (C,) added if given: a view of y (or
-    of y + bias), no copy."""
+    """(C, H, W, N) -> (N, C, H, W), with ``bias`` (C,) added if given: a view of y (or of
+    y + bias), no copy."""
     if bias is not None:
-        y = y + bias.reshape(-1, 1, 1, 1)
+        out = memory.empty(y.shape, y.dtype)
+        threads.spread(lambda c0, c1: np.add(y[c0:c1], bias[c0:c1].reshape(-1, 1, 1, 1),
+                                             out=out[c0:c1]), y.shape[0], y.size)
+        y = out
     return y.transpose(3, 0, 1, 2)
 
 
@@ -321,6 +325,7 @@ class ConvTranspose2d(Function):
             gx = conv(gy, W)
             if gx.shape == x.shape:
                 cols = conv.cols   # im2col(gy): what gW needs too
+            conv.cols = None   # the node may live on in a graph (create_graph): not its cols
             gx = _crop(gx, x.shape[2:])
         # ---- gW ----
         if self.needs_input_grad[1]:
