@@ -18,10 +18,11 @@ Two rules, and the reasons for them:
   the cores with them; and a product cut into pieces must be one single-threaded
   call a piece. So ``run`` and ``matmul`` set OpenBLAS to one thread
   (``openblas_set_num_threads``) and put back the count they found when they
-  return: the user's own NumPy calls keep every BLAS thread they had (but for a call
-  made from another thread while minigan's work runs: OpenBLAS's count is the process's). Where the
-  BLAS is not an OpenBLAS we can reach, it keeps its threads, and ``matmul`` makes
-  each product one call (its bits are then the BLAS's affair).
+  return: the user's own NumPy calls keep every BLAS thread they had (but for a
+  call made from another thread while minigan's work runs: the count is the
+  process's). Where NumPy's BLAS is not an OpenBLAS we can reach, it keeps its
+  threads, and ``matmul`` makes each product one call (its bits are then the
+  BLAS's affair).
 
     minigan.set_num_threads(1)    # everything on the calling thread
 
@@ -40,9 +41,10 @@ from . import cuda, memory
 
 _threads = os.cpu_count() or 1
 PIECE = 1 << 20   # bytes of a piece of work meant to stay in cache (L2) across its passes
-# NOTE: each piece of a product packs the whole of its other operand again. On two cores of
-# this machine 4 pieces cost 1-6% over 2 (a dcgan28 step 3% slower), 12 pieces 10-30%, and a
-# piece under ~2^24 multiply-adds gained less from a second thread than it paid (measured).
+# NOTE: each piece of a product packs the whole of its other operand again. On the 2-core
+# Xeon of 2026-12-05, 4 pieces cost 1-6% over 2 (a dcgan28 step 3% slower), 12 pieces
+# 10-30%, and a piece under ~2^24 multiply-adds gained less from a second thread than it
+# paid (measured).
 # So two pieces from 2^24 multiply-adds each, and more (for more cores) only from 2^28 each
 PRODUCT_PIECE = 1 << 24
 WIDE_PIECE = 1 << 28
