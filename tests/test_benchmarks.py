@@ -90,3 +90,19 @@ def test_profile_accounts_for_the_whole_step():
                           "Python outside ops"}
     assert min(kinds["GEMM"], kinds["pixel movers"], kinds["optimizer"]) > 0
     assert sum(kinds.values()) == pytest.approx(step_ms, rel=0.02)
+
+
+def test_ab_step_times_two_trees_and_gives_their_ratio():
+    """benchmarks/ab_step.py with this tree as both A and B, at toy sizes: a row per case
+    whose B/A is B's median over A's."""
+    result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "ab_step.py"),
+                             str(ROOT), str(ROOT), "--case", "mlp-gan", "--batch", "4",
+                             "--rounds", "2", "--steps", "1", "--warmup", "1"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("mlp-gan"))
+    a, b, ratio = (float(row.split(key)[1].split()[0]) for key in (" A ", " B ", "B/A "))
+    # the times are printed to 0.05 ms, the ratio to 0.0005, from the unrounded times
+    assert a > 0 and b > 0
+    assert ratio == pytest.approx(b / a, abs=b / a * (0.05 / a + 0.05 / b) + 0.0005)
+    assert "load average after" in result.stdout

@@ -342,3 +342,20 @@ def test_batch_norm_and_leaky_relu_on_batch_last_memory_equal_them_on_c_ordered(
         results.append((y.numpy(), x.grad.numpy()))
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_a_conv_then_batch_norm_on_its_batch_last_output_passes_gradcheck_twice():
+    """The path that batch-last memory takes through BatchNorm (``_by_channel``, lead) and
+    LeakyReLU, forward and backward, against finite differences, first and second order."""
+    from minigan.autograd.gradcheck import gradcheck, gradgradcheck
+    rng = np.random.default_rng(6)
+    x = minigan.tensor(rng.standard_normal((3, 2, 5, 5)), requires_grad=True)
+    W = minigan.tensor(rng.standard_normal((4, 2, 3, 3)), requires_grad=True)
+    gamma = minigan.tensor(rng.standard_normal(4) + 2, requires_grad=True)
+
+    def fn(x, W, gamma):
+        y = F.conv2d(x, W, stride=2, padding=1)
+        assert y.data.transpose(1, 2, 3, 0).flags.c_contiguous   # the lead path, not a copy
+        return F.leaky_relu(F.batch_norm(y, None, None, gamma, training=True), 0.2)
+    assert gradcheck(fn, (x, W, gamma))
+    assert gradgradcheck(fn, (x, W, gamma))
