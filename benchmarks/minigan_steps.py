@@ -90,10 +90,10 @@ def launches(step, device):
     from the others (a captured step: what it launches besides its graph)."""
     if device != "cuda":
         return None
-    launches, products = minigan.cuda.launches, minigan.cuda.products
+    before = minigan.cuda.counts()   # (launches, of which GEMMs) so far
     step()
-    gemms = minigan.cuda.products - products
-    return f"{minigan.cuda.launches - launches - gemms} + {gemms}"
+    launches, gemms = (now - then for now, then in zip(minigan.cuda.counts(), before))
+    return f"{launches - gemms} + {gemms}"
 
 
 def flops(step, device):

@@ -1,6 +1,6 @@
 // Elementwise arithmetic of tensors of one shape, and a fill.
-// NumPy reference: minigan/ops/arith.py (Add, add_into); fill and copy: minigan/tensor.py;
-// add_bias: Linear in minigan/ops/affine.py.
+// NumPy reference: minigan/ops/arith.py (Add); add_into, fill and copy: minigan/arrays.py;
+// add_bias: Linear in minigan/ops/affine.py, and broadcast in minigan/cuda/arrays.py.
 //   add_forward:  y = a + b
 //   add_into:     y = y + x    (in place: the engine's accumulation of a .grad)
 //   fill:         y = value    (ones_like for a loss's first gradient, zeros, full)

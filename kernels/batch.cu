@@ -1,6 +1,6 @@
 // A training batch gathered from the images held on the device, scaled to [-1, 1].
-// NumPy reference: BatchStream.next in minigan/data/stream.py, with to_signed_range in
-// minigan/data/pixels.py:
+// NumPy reference: gather_batch in minigan/arrays.py (BatchStream.next's batch on the CPU),
+// with to_tanh_range in minigan/data/pixels.py:
 //   out[b] = images[order[start + b]] / 127.5 - 1      (uint8 pixels in, T out)
 // One thread per output value; consecutive threads read consecutive pixels of one image.
 

@@ -9,36 +9,13 @@
 // The per-channel sums run in two stages, so that they fill the card when the channels alone
 // would not (64 channels on a 132-SM H200): stage 1 splits each channel's m values into P
 // parts of ceil(m / P) consecutive values (in (n, s) order) and gives each part a block, with a
-// fixed shared-memory tree; stage 2 adds each channel's P partial results in order, one thread
-// per channel. P depends only on the shape (minigan/cuda.py, channel_parts), so the result
-// does not depend on timing or on the card: no atomics, the same bits on every rerun.
+// fixed shared-memory tree (kernels/common.cuh: part_bounds, block_sum); stage 2 adds each
+// channel's P partial results in order, one thread per channel. P depends only on the shape
+// (minigan.cuda.channel_parts), so the result does not depend on timing or on the card: no
+// atomics, the same bits on every rerun.
 // With P = 1 the statistics are the two-pass formula above exactly; with P > 1 the variance is
 // Chan's combination of the parts' (n_p, mean_p, M2_p), the same sum of squares regrouped:
 //   sum((x - mean)^2) = sum over p of [M2_p + n_p (mean_p - mean)^2]
-
-#define BN_THREADS 256
-
-template <typename T>
-__device__ T block_sum(T value, T* shared) {
-    shared[threadIdx.x] = value;
-    __syncthreads();
-    for (int stride = BN_THREADS / 2; stride > 0; stride /= 2) {
-        if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
-        __syncthreads();
-    }
-    T total = shared[0];
-    __syncthreads();                        // shared[] is reused by the next sum
-    return total;
-}
-
-// the values [k0, k1) of part p when a channel's m values are split into P parts of ceil(m / P)
-// consecutive values: the last parts may be short, or empty
-__device__ inline void bn_part(long long p, long long P, long long m, long long* k0,
-                               long long* k1) {
-    const long long chunk = (m + P - 1) / P;
-    *k0 = p * chunk < m ? p * chunk : m;
-    *k1 = *k0 + chunk < m ? *k0 + chunk : m;
-}
 
 // Stage 1 of the statistics, one block per (channel c, part p): the part's count n_p, sum and
 // M2_p = sum((x - mean_p)^2) about its own mean mean_p = sum / n_p (two passes over the part)
@@ -46,12 +23,12 @@ template <typename T>
 __global__ void batch_norm_forward_partial_stats(const T* __restrict__ x, T* __restrict__ partial,
                                                  long long N, long long C, long long S,
                                                  long long P) {
-    __shared__ T shared[BN_THREADS];
+    __shared__ T shared[THREADS];
     const long long m = N * S;
     for (long long b = blockIdx.x; b < C * P; b += gridDim.x) {
         const long long c = b / P;
         long long k0, k1;
-        bn_part(b % P, P, m, &k0, &k1);
+        part_bounds(b % P, P, m, &k0, &k1);
         T acc = T(0);
         for (long long k = k0 + threadIdx.x; k < k1; k += blockDim.x)
             acc += x[((k / S) * C + c) * S + k % S];
@@ -88,7 +65,7 @@ __global__ void batch_norm_forward_stats(const T* __restrict__ partial, T* __res
         T m2 = T(0);
         for (long long p = 0; p < P; ++p) {
             long long k0, k1;
-            bn_part(p, P, m, &k0, &k1);                      // as stage 1 split them
+            part_bounds(p, P, m, &k0, &k1);                  // as stage 1 split them
             const long long n_p = k1 - k0;
             const T d = n_p > 0 ? part[2 * p] / T(n_p) - mu : T(0);
             m2 += part[2 * p + 1] + T(n_p) * d * d;
@@ -127,12 +104,12 @@ __global__ void batch_norm_backward_partial_sums(const T* __restrict__ gy,
                                                  const T* __restrict__ x_hat,
                                                  T* __restrict__ partial, long long N,
                                                  long long C, long long S, long long P) {
-    __shared__ T shared[BN_THREADS];
+    __shared__ T shared[THREADS];
     const long long m = N * S;
     for (long long b = blockIdx.x; b < C * P; b += gridDim.x) {
         const long long c = b / P;
         long long k0, k1;
-        bn_part(b % P, P, m, &k0, &k1);
+        part_bounds(b % P, P, m, &k0, &k1);
         T acc_gamma = T(0), acc_beta = T(0);
         for (long long k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
             const long long i = ((k / S) * C + c) * S + k % S;

@@ -5,9 +5,8 @@
 //   gt   = gy * scale * w * ((p - 1) sp - x)
 // w and p are per-element arrays (broadcast by the caller) or null for 1.
 // Reductions are deterministic: each block writes one partial sum (a fixed tree in shared
-// memory), then sum_partials adds the partials in a fixed order. No atomics.
-
-#define BCE_THREADS 256
+// memory, kernels/common.cuh's block_sum), then sum_partials adds the partials in a fixed
+// order. No atomics.
 
 template <typename T>
 __device__ T softplus_neg(T x) {            // softplus(-x)
@@ -25,7 +24,7 @@ __global__ void bce_with_logits_forward(const T* __restrict__ x, const T* __rest
                                         const T* __restrict__ w, const T* __restrict__ p,
                                         T* __restrict__ loss, T* __restrict__ partials,
                                         long long n) {
-    __shared__ T block_sum[BCE_THREADS];
+    __shared__ T shared[THREADS];
     T acc = T(0);
     for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n;
          i += (long long)blockDim.x * gridDim.x) {
@@ -34,30 +33,20 @@ __global__ void bce_with_logits_forward(const T* __restrict__ x, const T* __rest
         if (w) l *= w[i];
         if (partials) acc += l; else loss[i] = l;
     }
-    if (!partials) return;
-    block_sum[threadIdx.x] = acc;
-    __syncthreads();
-    for (int stride = BCE_THREADS / 2; stride > 0; stride /= 2) {
-        if (threadIdx.x < stride) block_sum[threadIdx.x] += block_sum[threadIdx.x + stride];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) partials[blockIdx.x] = block_sum[0];
+    if (!partials) return;                  // the same for every thread: all reach the sum
+    const T total = block_sum(acc, shared);
+    if (threadIdx.x == 0) partials[blockIdx.x] = total;
 }
 
 // out[0] = scale * sum(partials[0:count]), one block, fixed order
 template <typename T>
 __global__ void sum_partials(const T* __restrict__ partials, T* __restrict__ out, T scale,
                              long long count) {
-    __shared__ T block_sum[BCE_THREADS];
+    __shared__ T shared[THREADS];
     T acc = T(0);
     for (long long i = threadIdx.x; i < count; i += blockDim.x) acc += partials[i];
-    block_sum[threadIdx.x] = acc;
-    __syncthreads();
-    for (int stride = BCE_THREADS / 2; stride > 0; stride /= 2) {
-        if (threadIdx.x < stride) block_sum[threadIdx.x] += block_sum[threadIdx.x + stride];
-        __syncthreads();
-    }
-    if (threadIdx.x == 0) out[0] = scale * block_sum[0];
+    const T total = block_sum(acc, shared);
+    if (threadIdx.x == 0) out[0] = scale * total;
 }
 
 // gy has gy_size elements: 1 for 'mean' and 'sum' (read on the device: no host sync), n for 'none'

@@ -11,13 +11,14 @@
 // Every mover turns a batch-first array into a batch-last one or back, so one side is read or
 // written along N and the other along the pixels. Each block moves a TILE x TILE tile through
 // shared memory: it reads with neighbouring threads on the input's contiguous axis, and writes
-// with neighbouring threads on the output's, so both sides coalesce. A block has 256 threads:
-// TILE columns by TILE_ROWS rows, each thread doing TILE / TILE_ROWS rows of the tile. The
-// blocks stride over the tiles, so every thread of a block runs the same iterations (the
-// __syncthreads() inside are reached by all).
+// with neighbouring threads on the output's, so both sides coalesce. A block has THREADS
+// threads: TILE columns by TILE_ROWS rows, each thread doing TILE / TILE_ROWS rows of the
+// tile. The blocks stride over the tiles, so every thread of a block runs the same iterations
+// (the __syncthreads() inside are reached by all).
 
-#define TILE 32
-#define TILE_ROWS 8   // 256 threads / TILE
+// TILE (32) has one definition, minigan.cuda.loading.TILE, passed as -DTILE=<it>
+// (kernels/common.cuh stops a compile without it)
+#define TILE_ROWS (THREADS / TILE)   // 8 rows of 32 threads for THREADS = 256
 
 // cols[c, u, v] viewed as (P, N) with P = Ho * Wo; a tile is 32 output pixels by 32 images
 template <typename T>

@@ -1,5 +1,5 @@
 // GEMM, our replacement for cuBLAS (CuPy refuses cuBLAS calls while a CUDA graph is captured).
-// NumPy reference: a @ b (minigan/cuda.py, product). For each z in [0, batch):
+// NumPy reference: a @ b (minigan/cuda/gemm.py, product). For each z in [0, batch):
 //   C_z = op(A_z) @ op(B_z),   C_z[i, j] = sum over p of op(A_z)[i, p] * op(B_z)[p, j]
 // with C_z = c + z*m*n (m x n, row-major), A_z = a + z*stride_a, B_z = b + z*stride_b (a stride
 // of 0 broadcasts one matrix over the batch) and
@@ -9,7 +9,7 @@
 //   trans_b == 1: B_z is n x k, op(B_z)[p, j] = B_z[j*k + p]
 // k may be 0: then C = 0.
 //
-// Launch: a 1-D grid of any size (the caller passes min(65535, tiles)) of 256 threads. The
+// Launch: a 1-D grid of any size (the caller passes min(65535, tiles)) of THREADS (256). The
 // blocks stride over the tiles (batch x tiles of m x tiles of n), so every thread of a block
 // runs the same iterations and reaches every __syncthreads(). A block computes a BM x BN tile
 // of C, BK values of k at a time: it stages op(A)[i0:i0+BM, p0:p0+BK] and the matching slab of
@@ -32,8 +32,6 @@ constexpr int TY = BM / TM;    // 16 down its rows
 constexpr int PAD = 2;         // tile rows of 66 words: a warp storing down a k column hits
                                // 32 banks (float)
 
-static_assert(TX * TY == 256, "one thread per TM x TN patch of a BM x BN tile");
-
 // tile[p][i] = X(i0 + i, p0 + p) for i < W, p < BK (0 outside the rows x k matrix X), where X
 // is stored i-major, X(i, p) = x[i*k + p], or p-major, X(i, p) = x[p*rows + i]. Neighbouring
 // threads read neighbouring addresses: along p in the first case, along i in the second.
@@ -41,7 +39,7 @@ template <int W, typename T>
 __device__ __forceinline__ void load_tile(T (*tile)[W + PAD], const T* __restrict__ x,
                                           bool i_major, long long rows, long long k,
                                           long long i0, long long p0) {
-    for (int e = threadIdx.x; e < BK * W; e += 256) {
+    for (int e = threadIdx.x; e < BK * W; e += THREADS) {
         const int p = i_major ? e % BK : e / W, i = i_major ? e / BK : e % W;
         const long long ig = i0 + i, pg = p0 + p;
         T value = T(0);
@@ -65,6 +63,7 @@ template <typename T>
 __global__ void gemm(const T* __restrict__ a, const T* __restrict__ b, T* __restrict__ c,
                      long long batch, long long m, long long n, long long k,
                      int trans_a, int trans_b, long long stride_a, long long stride_b) {
+    static_assert(TX * TY == THREADS, "one thread per TM x TN patch of a BM x BN tile");
     __shared__ T As[BK][BM + PAD];   // As[p][i] = op(A_z)[i0 + i, p0 + p]
     __shared__ T Bs[BK][BN + PAD];   // Bs[p][j] = op(B_z)[p0 + p, j0 + j]
     const long long tiles_m = (m + BM - 1) / BM, tiles_n = (n + BN - 1) / BN;

@@ -1,10 +1,10 @@
-// Philox4x32-10 random numbers, made on the device. NumPy reference: minigan/random.py
+// Philox4x32-10 random numbers, made on the device. NumPy reference: minigan/philox.py
 // (philox4x32, blocks, uniform_from, normal_from), the same operations in the same order.
 //   block i of a draw: the four words of Philox(key = seed, counter = offset + i)
 //   uniform double: 52 bits of a pair of words, 2 a block; float: its first 24 bits
 //   normal: u1 = 1 - unit(w0, w1), u2 = unit(w2, w3), r = sqrt(-2 ln u1),
 //           z0 = r cos 2 pi u2,  z1 = r sin 2 pi u2   (in double, then rounded to T)
-// NOTE: ln, cos and sin are the polynomials of minigan/random.py, not CUDA's (which differ from
+// NOTE: ln, cos and sin are the polynomials of minigan/philox.py, not CUDA's (which differ from
 // the C library's in the last bit), and minigan.cuda compiles this file with --fmad=false, so
 // every operation is rounded once, as NumPy rounds it: the CPU and the GPU agree bit for bit.
 // One thread a block, grid-stride loop; n counts the numbers asked for.

@@ -2,38 +2,24 @@
 // NumPy reference: minigan/ops/reduce.py (Sum).
 //   sum_all:       y = sum(x) / divisor                        (every axis)
 //   sum_rows:      y[j] = sum over i of x[i, j] / divisor     (x viewed as (R, C): Linear's gb)
+//   sum_last:      y[i] = sum over j of x[i, j] / divisor     (x viewed as (R, C): a sum per
+//                  sample, LayerNorm's means), a block per row
 //   sum_channels:  y[c] = sum over n, s of x[n, c, s] / divisor   (x viewed as (N, C, S): a
 //                  conv's gb), in two stages as batch_norm.cu's statistics: a block per
 //                  (channel, part) of ceil(m / P) consecutive values, then a thread per channel
-//                  adding its P parts in order (P from minigan/cuda.py, channel_parts)
-// A block's threads each sum the elements t, t + 256, ... in order, then a fixed shared-memory
-// tree adds the 256 partial sums, so two runs give the same bits (no atomics).
-
-#define SUM_THREADS 256
-
-// the block's 256 values added in a fixed tree; every thread gets the total (batch_norm.cu has
-// its own: each .cu file is a module of its own on the GPU)
-template <typename T>
-__device__ T tree_sum(T value, T* shared) {
-    shared[threadIdx.x] = value;
-    __syncthreads();
-    for (int stride = SUM_THREADS / 2; stride > 0; stride /= 2) {
-        if (threadIdx.x < stride) shared[threadIdx.x] += shared[threadIdx.x + stride];
-        __syncthreads();
-    }
-    const T total = shared[0];
-    __syncthreads();                        // shared[] is reused by the next sum
-    return total;
-}
+//                  adding its P parts in order (P from minigan.cuda.channel_parts)
+// A block's threads each sum the elements t, t + THREADS, ... in order, then a fixed
+// shared-memory tree adds the THREADS partial sums (kernels/common.cuh, block_sum), so two runs
+// give the same bits (no atomics).
 
 // one block
 template <typename T>
 __global__ void sum_all(const T* __restrict__ x, T* __restrict__ y, T divisor,
                         long long n) {
-    __shared__ T shared[SUM_THREADS];
+    __shared__ T shared[THREADS];
     T acc = T(0);
-    for (long long i = threadIdx.x; i < n; i += SUM_THREADS) acc += x[i];
-    const T total = tree_sum(acc, shared);
+    for (long long i = threadIdx.x; i < n; i += THREADS) acc += x[i];
+    const T total = block_sum(acc, shared);
     if (threadIdx.x == 0) y[0] = total / divisor;
 }
 
@@ -50,19 +36,34 @@ __global__ void sum_rows(const T* __restrict__ x, T* __restrict__ y, T divisor, 
     }
 }
 
+// one block per row i adds its C values as sum_all does; the blocks stride over the rows
+template <typename T>
+__global__ void sum_last(const T* __restrict__ x, T* __restrict__ y, T divisor, long long R,
+                         long long C) {
+    __shared__ T shared[THREADS];
+    for (long long i = blockIdx.x; i < R; i += gridDim.x) {
+        const T* row = x + i * C;
+        T acc = T(0);
+        for (long long j = threadIdx.x; j < C; j += THREADS) acc += row[j];
+        const T total = block_sum(acc, shared);
+        if (threadIdx.x == 0) y[i] = total / divisor;
+    }
+}
+
 // stage 1 of sum_channels, one block per (channel c, part p): partial[c * P + p]
 template <typename T>
 __global__ void sum_channels_partial(const T* __restrict__ x, T* __restrict__ partial,
                                      long long N, long long C, long long S, long long P) {
-    __shared__ T shared[SUM_THREADS];
-    const long long m = N * S, chunk = (m + P - 1) / P;
+    __shared__ T shared[THREADS];
+    const long long m = N * S;
     for (long long b = blockIdx.x; b < C * P; b += gridDim.x) {
-        const long long c = b / P, k0 = (b % P) * chunk;
-        const long long k1 = k0 + chunk < m ? k0 + chunk : m;   // the last parts may be short
+        const long long c = b / P;
+        long long k0, k1;
+        part_bounds(b % P, P, m, &k0, &k1);
         T acc = T(0);
-        for (long long k = k0 + threadIdx.x; k < k1; k += SUM_THREADS)
+        for (long long k = k0 + threadIdx.x; k < k1; k += THREADS)
             acc += x[((k / S) * C + c) * S + k % S];
-        const T total = tree_sum(acc, shared);
+        const T total = block_sum(acc, shared);
         if (threadIdx.x == 0) partial[b] = total;
     }
 }

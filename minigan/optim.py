@@ -9,6 +9,7 @@ import numpy as np
 
 from . import backend, cuda, threads
 from .autograd import profiler
+from .ops._args import kernel_dtype
 from .tensor import Tensor
 
 
@@ -35,7 +36,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad.data[...] = 0
+                    p.grad.zero_()
 
     def _params(self):
         return [p for group in self.param_groups for p in group["params"]]
@@ -71,10 +72,8 @@ class Optimizer:
                     # NOTE: a Tensor's array is .data; a CuPy array's .data is its pointer
                     v = backend.to_device(v.data if isinstance(v, Tensor) else v,
                                           p.device).astype(p.dtype)
-                elif k == "step" and cuda.on_device(p.data):   # into its slot on the device
-                    step = self._new_step(p)
-                    step[...] = int(v)
-                    v = step
+                elif k == "step":   # an int: a step on a GPU moves it into its slot there
+                    v = int(v)
                 self.state[p][k] = v
         for own, saved in zip(self.param_groups, groups):
             own.update({k: v for k, v in saved.items() if k != "params"})
@@ -89,8 +88,11 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if lr < 0 or eps < 0 or not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"Adam: invalid hyper-parameters lr={lr}, betas={betas}, eps={eps}")
+        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
+            raise ValueError(f"Adam: betas must be in [0, 1), got {tuple(betas)}")
+        if not (lr >= 0 and eps >= 0):
+            raise ValueError(f"Adam: the learning rate and eps must be at least 0, got {lr} "
+                             f"and {eps}")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps,
                                       weight_decay=weight_decay))
 
@@ -102,20 +104,22 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                cuda.kernel_dtype("Adam", parameter=p, grad=p.grad)
+                kernel_dtype("Adam", parameter=p, grad=p.grad)
+                arrays = backend.arrays_for(p.data)   # the choice of device, once a parameter
                 state = self.state.get(p)
                 if state is None:
-                    xp = backend.get_array_module(p.data)
-                    state = self.state[p] = {"step": self._new_step(p),
-                                             "exp_avg": xp.zeros_like(p.data),
-                                             "exp_avg_sq": xp.zeros_like(p.data)}
-                args = (p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"], state["step"],
-                        group["lr"], beta1, beta2, group["eps"], group["weight_decay"])
-                if cuda.on_device(p.data):
-                    on_gpu.append((p, args))
+                    state = self.state[p] = {"step": 0,
+                                             "exp_avg": arrays.full(p.shape, 0, p.dtype),
+                                             "exp_avg_sq": arrays.full(p.shape, 0, p.dtype)}
+                pgmv = (p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"])   # p, g, m, v
+                hyper = (group["lr"], beta1, beta2, group["eps"], group["weight_decay"])
+                if arrays.device == "cuda":
+                    if isinstance(state["step"], int):   # a new count, or a loaded one
+                        state["step"] = self._device_step(p, state["step"])
+                    on_gpu.append((p, (*pgmv, state["step"], *hyper)))
                 else:
                     state["step"] += 1
-                    on_cpu.append(args[:4] + (state["step"],) + args[5:])
+                    on_cpu.append((*pgmv, state["step"], *hyper))
         if on_gpu:
             self._count_steps([p for p, _ in on_gpu])
             for _, args in on_gpu:
@@ -123,16 +127,16 @@ class Adam(Optimizer):
         adam_update_in_pieces(on_cpu)
 
     # ---- the step counts of parameters on a GPU: on the device, moved on by one launch ----
-    def _new_step(self, p):
-        """0 for a parameter on the CPU; on a GPU, its slot of the device array of counts."""
-        if not cuda.on_device(p.data):
-            return 0
+    def _device_step(self, p, count):
+        """p's slot of the device array of step counts, set to ``count``."""
         if getattr(self, "_steps", None) is None:
             self._steps = backend.to_device(np.zeros(len(self._params()), np.int64), p.device)
             self._slot = {id(q): i for i, q in enumerate(self._params())}
             self._which = {}
         i = self._slot[id(p)]
-        return self._steps[i:i + 1]   # a view: adam_count moves it on, adam_update reads it
+        step = self._steps[i:i + 1]   # a view: adam_count moves it on, adam_update reads it
+        step[...] = count
+        return step
 
     def _count_steps(self, params):
         """steps += 1 for ``params``: one launch; the index list goes to the device once."""

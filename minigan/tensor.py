@@ -6,7 +6,7 @@ forward to the ops in ``minigan.ops``; this file holds no math.
 """
 import numpy as np
 
-from . import backend, cuda
+from . import backend
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -88,7 +88,7 @@ class Tensor:
 
     # ---- conversion ----
     def numpy(self):
-        if self.device != "cpu":
+        if backend.arrays_for(self.data) is not backend.arrays_for("cpu"):
             raise TypeError("numpy: cannot convert a cuda tensor to numpy; call .cpu() first")
         return self.data
 
@@ -109,7 +109,8 @@ class Tensor:
             else:
                 dtype = a
         out = self
-        if device is not None and backend.parse_device(device) != self.device:
+        # a move only to another namespace than self's (backend.arrays_for, the one choice)
+        if device is not None and backend.arrays_for(device) is not backend.arrays_for(self.data):
             out = ops.to_device(out, backend.parse_device(device))
         if dtype is not None and np.dtype(dtype) != out.dtype:
             out = ops.cast(out, np.dtype(dtype))
@@ -158,21 +159,18 @@ class Tensor:
             retain_graph = create_graph
         run_backward([self], [gradient], retain_graph, create_graph)
 
+    # in place, through the array namespace of self's device: one launch of our kernels on a GPU
     def zero_(self):
-        self.data[...] = 0
-        return self
+        return self.fill_(0)
 
     def fill_(self, value):
-        self.data[...] = value
+        backend.arrays_for(self.data).fill(self.data, value)
         return self
 
     def copy_(self, other):
+        """self[...] = other, an array, a Tensor or a number, from any device."""
         src = other.data if isinstance(other, Tensor) else other
-        if cuda.on_device(self.data) and cuda.on_device(src) and src.shape == self.shape \
-                and src.dtype == self.dtype in cuda.FLOAT_TYPES and self.data.flags.c_contiguous:
-            cuda.copy(self.data, src)   # one launch of our kernel, not CuPy's copy
-            return self
-        self.data[...] = backend.to_device(src, self.device)
+        backend.arrays_for(self.data).copy(self.data, src)
         return self
 
     # ---- printing ----
@@ -181,7 +179,7 @@ class Tensor:
         body = np.array2string(arr, separator=", ", prefix="tensor(", precision=4,
                                threshold=200, edgeitems=3)
         extras = []
-        if self.device != "cpu":
+        if self.device != "cpu":   # printing only: the name, as PyTorch prints it
             extras.append(f"device='{self.device}'")
         if self.dtype not in (_default_dtype, int64, bool_):
             extras.append(f"dtype=minigan.{self.dtype}")
@@ -314,8 +312,7 @@ def as_tensor(value, like=None, dtype=None):
     """
     if isinstance(value, Tensor):
         return value
-    device = like.device if like is not None else "cpu"
-    xp = backend.xp_for(device)
+    arrays = backend.arrays_for(like.data if like is not None else "cpu")
     if dtype is None and isinstance(value, (int, float, bool)) and like is not None:
         if like.dtype.kind == "f" and not isinstance(value, bool):
             dtype = like.dtype
@@ -323,7 +320,7 @@ def as_tensor(value, like=None, dtype=None):
             dtype = _default_dtype
     elif dtype is None and isinstance(value, float):
         dtype = _default_dtype
-    return Tensor(xp.asarray(value, dtype=dtype))
+    return Tensor(arrays.asarray(value, dtype))
 
 
 # ---- creation ----
@@ -351,11 +348,8 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
         raise TypeError(f"tensor: unsupported dtype {host.dtype} (numbers and booleans only)")
     if dtype is None and host.dtype.kind == "f" and not hasattr(data, "dtype"):
         dtype = _default_dtype
-    if device is None:
-        device = backend.device_of(host)
-    xp = backend.xp_for(device)
-    array = xp.array(backend.to_device(host, device), dtype=dtype, copy=True)
-    return Tensor(array, requires_grad=requires_grad)
+    arrays = backend.arrays_for(host if device is None else device)
+    return Tensor(arrays.array(host, dtype), requires_grad=requires_grad)
 
 
 def _shape(size):
@@ -365,11 +359,8 @@ def _shape(size):
 
 
 def _filled(fill, size, dtype, device, requires_grad):
-    xp, dtype = backend.xp_for(device or "cpu"), np.dtype(dtype or _default_dtype)
-    if xp is not np and dtype in cuda.FLOAT_TYPES:
-        data = cuda.full(_shape(size), fill, dtype)   # our kernel: a CuPy fill costs 6x more
-    else:
-        data = xp.full(_shape(size), fill, dtype=dtype)
+    arrays = backend.arrays_for(device or "cpu")
+    data = arrays.full(_shape(size), fill, np.dtype(dtype or _default_dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 
@@ -391,7 +382,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if dtype is None:
         is_int = all(isinstance(v, int) for v in (start, end, step))
         dtype = int64 if is_int else _default_dtype
-    data = backend.xp_for(device or "cpu").arange(start, end, step, dtype=np.dtype(dtype))
+    data = backend.arrays_for(device or "cpu").arange(start, end, step, np.dtype(dtype))
     return Tensor(data, requires_grad=requires_grad)
 
 

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-from . import cuda, memory
+from . import memory
 
 _threads = os.cpu_count() or 1
 PIECE = 1 << 20   # bytes of a piece of work meant to stay in cache (L2) across its passes
@@ -259,8 +259,6 @@ def matmul(a, b):
     BLAS takes a transposed a or b by flag, so views cost no copy. A stack of matrices is
     one call, on this thread.
     """
-    if cuda.on_device(a):
-        return cuda.product(a, b)   # CuPy's arrays: one launch of our GEMM kernel
     if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == b.ndim == 2):
         with _OneBlasThread():
             return a @ b

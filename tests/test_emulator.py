@@ -4,6 +4,9 @@ The emulated device (tests/cuda_emu) is NumPy memory behind a CuPy double; these
 hold the double to CuPy's rules, each one a way the GPU path once passed on the CPU and
 would have failed on a GPU.
 """
+import re
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -101,3 +104,45 @@ def test_the_nvrtc_rounding_flushes_float_subnormals_and_fuses_multiply_adds(tmp
     assert moved > 0, "no multiply-add was fused"
     for a, b in zip(exact, nvrtc):
         np.testing.assert_allclose(b, a, rtol=1e-6, atol=0)
+
+
+# ---- the sources every compiler gets: kernels/common.cuh, then the file ----
+
+def test_every_compile_takes_the_block_size_from_its_one_definition():
+    """THREADS is minigan.cuda.THREADS, given to NVRTC, nvcc and the emulator alike as a
+    -D option: no kernel file defines a block size of its own."""
+    from minigan import cuda
+    for file in cuda.kernel_files():
+        assert f"-DTHREADS={cuda.THREADS}" in cuda.options(file), file
+        own = (cuda.kernel_dir() / f"{file}.cu").read_text()
+        assert not re.search(r"#define\s+\w*THREADS\b", own), file
+        assert cuda.source(file).startswith('#line 1 "kernels/common.cuh"\n'), file
+
+
+@pytest.mark.parametrize("where, planted", [
+    ("reduce.cu", ("acc += x[i * C + j];", "acc += x[i * C + j] + planted;")),
+    ("common.cuh", ("const long long chunk = (m + P - 1) / P;", "long long chunk = planted;"))])
+def test_a_compile_error_points_at_its_own_file_and_line(tmp_path, where, planted):
+    """The #line directives the loader writes hold after common.cuh is put in front: an
+    error in a kernel file, or in common.cuh, names that file and its own line (g++ here,
+    as the emulator compiles; NVRTC and nvcc read the same directives). Without -DTHREADS,
+    common.cuh says what is missing."""
+    import cuda_emu
+    from minigan import cuda
+    old, new = planted
+    line = next(i for i, text in enumerate((cuda.kernel_dir() / where).read_text().split("\n"),
+                                           1) if old in text)
+    source = cuda.source("reduce")
+    assert source.count(old) == 1
+    path = tmp_path / "reduce.cpp"
+    path.write_text('#include "cuda_emu.h"\n' + source.replace(old, new) +
+                    "\ntemplate void sum_all<float>(const float*, float*, float, long long);\n"
+                    "template void sum_rows<float>(const float*, float*, float, long long, "
+                    "long long);\n")
+    compile = ["g++", "-std=c++17", "-fsyntax-only", "-I", cuda_emu.HERE, str(path)]
+    run = subprocess.run(compile + ["-DTHREADS=256"], capture_output=True, text=True)
+    assert run.returncode != 0
+    assert f"kernels/{where}:{line}:" in run.stderr, run.stderr
+    path.write_text('#include "cuda_emu.h"\n' + source)
+    run = subprocess.run(compile, capture_output=True, text=True)
+    assert run.returncode != 0 and "compile with -DTHREADS=" in run.stderr, run.stderr

@@ -1,7 +1,7 @@
 """A training step captured as a CUDA graph (minigan.cuda.CapturedStep), on the emulated GPU.
 
 The emulator's streams capture under CuPy's rules (tests/cuda_emu/cupy_streams.py; ported
-from CuPy's own tests in test_cupy_rules.py): while a stream captures, every launch is kept
+from CuPy's own tests in test_cupy_rules_streams.py): while a stream captures, every launch is kept
 for the graph, not run; a cuBLAS call, a copy to or from the host and a synchronize are
 refused. ``Graph.launch`` runs what was kept, in order, on the same addresses; CuPy's pool
 hands a freed block out again at once, so a graph whose memory was freed computes wrong
@@ -91,8 +91,9 @@ def test_a_host_read_in_a_captured_step_is_refused(emulated):
 
 
 def test_a_graph_over_freed_memory_computes_wrong_numbers(emulated):
-    """What minigan.cuda.kept prevents: CuPy's pool gives a block freed after the capture to the
-    next allocation on that stream, and the graph writes over it at its next launch."""
+    """What minigan.cuda.memory.keep_alive prevents: CuPy's pool gives a block freed after the
+    capture to the next allocation on that stream, and the graph writes over it at its next
+    launch."""
     from minigan import cuda
     stream = cupy_double.module.cuda.Stream(non_blocking=True)
     with stream:
@@ -107,3 +108,19 @@ def test_a_graph_over_freed_memory_computes_wrong_numbers(emulated):
     graph.launch()
     assert cupy_double.host(kept).tolist() == [1.0] * 64
     assert cupy_double.host(mine).tolist() == [2.0] * 64, "the graph wrote over it"
+
+
+def test_keep_alive_holds_what_empty_makes_inside_it_only(emulated):
+    """``minigan.cuda.memory.keep_alive``: the list a capture holds on to. It gets every array
+    made inside the block, nothing after it, and one capture at a time."""
+    from minigan import cuda
+    before = cuda.empty(4, np.float32)
+    with cuda.keep_alive() as kept:
+        a = cuda.full(4, 1.0, np.float32)
+        b = cuda.empty_like(a)
+        with pytest.raises(RuntimeError, match="already keeping"):
+            with cuda.keep_alive():
+                pass
+    after = cuda.empty(4, np.float32)
+    assert [id(x) for x in kept] == [id(a), id(b)]
+    assert all(x is not before and x is not after for x in kept)

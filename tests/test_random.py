@@ -5,7 +5,7 @@ import pytest
 
 import minigan
 from cuda_emu.our_rules import counting
-from minigan import random as mr
+from minigan import philox
 
 
 # Random123's known-answer tests for philox4x32_10 (kat_vectors): counter, key -> words
@@ -17,17 +17,17 @@ KAT = [((0, 0, 0, 0), (0, 0), (0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8)),
 
 @pytest.mark.parametrize("counter, key, expected", KAT)
 def test_philox_gives_the_published_answers(counter, key, expected):
-    words = mr.philox4x32([[c] for c in counter], key)
+    words = philox.philox4x32([[c] for c in counter], key)
     assert tuple(int(w) for w in words[:, 0]) == expected
 
 
 def test_a_block_is_its_counter_and_the_seed():
     seed, offset = 0x0123456789abcdef, 2 ** 32 - 2          # the counter crosses 32 bits
-    words = mr.blocks(seed, offset, 4)
+    words = philox.blocks(seed, offset, 4)
     for i in range(4):
         c = offset + i
-        one = mr.philox4x32([[c & 0xffffffff], [c >> 32], [0], [0]],
-                            (seed & 0xffffffff, seed >> 32))
+        one = philox.philox4x32([[c & 0xffffffff], [c >> 32], [0], [0]],
+                                (seed & 0xffffffff, seed >> 32))
         assert (words[:, i] == one[:, 0]).all()
 
 
@@ -60,8 +60,8 @@ def test_a_gpu_draw_copies_nothing_from_the_host(monkeypatch, emulator_lib):
 
 def test_the_transforms_are_accurate():
     u = np.random.default_rng(0).random(100000)
-    np.testing.assert_allclose(mr._log(1 - u), np.log(1 - u), rtol=1e-15, atol=0)
-    cos, sin = mr._cos_sin_2pi(u)
+    np.testing.assert_allclose(philox._log(1 - u), np.log(1 - u), rtol=1e-15, atol=0)
+    cos, sin = philox._cos_sin_2pi(u)
     np.testing.assert_allclose(cos, np.cos(2 * np.pi * u), rtol=0, atol=2e-15)
     np.testing.assert_allclose(sin, np.sin(2 * np.pi * u), rtol=0, atol=2e-15)
 

@@ -1,6 +1,7 @@
-"""minigan ships its CUDA kernels: ``kernels/*.cu`` is package data (linked in as
-``minigan/kernels``) and ``minigan.cuda`` reads it through importlib.resources, so a wheel,
-``pip install .`` or an editable install has the GPU path as the source tree does.
+"""minigan ships its CUDA kernels: ``kernels/*.cu`` and the header they share,
+``kernels/common.cuh``, are package data (linked in as ``minigan/kernels``) and
+``minigan.cuda`` reads them through importlib.resources, so a wheel, ``pip install .`` or an
+editable install has the GPU path as the source tree does.
 """
 import os
 import shutil
@@ -16,14 +17,18 @@ from minigan import cuda
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted(p.stem for p in (ROOT / "kernels").glob("*.cu"))
+SHIPPED = sorted(p.name for p in (ROOT / "kernels").iterdir() if p.suffix in (".cu", ".cuh"))
 
 
 def test_the_loader_reads_every_kernel_file_through_importlib_resources():
     assert FILES, "no kernels/*.cu"
     assert cuda.kernel_files() == FILES
+    common = (ROOT / "kernels" / "common.cuh").read_text()
     for file in FILES:
         text = (ROOT / "kernels" / f"{file}.cu").read_text()
-        assert cuda.source(file) == f'#line 1 "kernels/{file}.cu"\n' + text
+        # common.cuh, then the file, each after the #line that names it
+        assert cuda.source(file) == (f'#line 1 "kernels/common.cuh"\n{common.rstrip()}\n'
+                                     f'#line 1 "kernels/{file}.cu"\n{text}')
 
 
 @pytest.fixture(scope="module")
@@ -49,11 +54,11 @@ def test_the_wheel_holds_every_kernel_where_the_loader_reads_it(wheel):
     # the loader's folder, relative to the folder that holds the package: minigan/kernels
     where = Path(str(cuda.kernel_dir())).relative_to(Path(minigan.__file__).parents[1])
     with zipfile.ZipFile(wheel) as z:
-        shipped = sorted(name for name in z.namelist() if name.endswith(".cu"))
-        assert shipped == [(where / f"{file}.cu").as_posix() for file in FILES]
-        for file in FILES:
-            assert z.read((where / f"{file}.cu").as_posix()) == \
-                (ROOT / "kernels" / f"{file}.cu").read_bytes()
+        shipped = sorted(name for name in z.namelist() if name.endswith((".cu", ".cuh")))
+        assert "common.cuh" in SHIPPED
+        assert shipped == [(where / name).as_posix() for name in SHIPPED]
+        for name in SHIPPED:
+            assert z.read((where / name).as_posix()) == (ROOT / "kernels" / name).read_bytes()
 
 
 def test_an_installed_wheel_finds_its_kernels(wheel, tmp_path):

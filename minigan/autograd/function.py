@@ -3,17 +3,24 @@
 An op is a subclass with ``forward(*arrays)`` (NumPy or CuPy arrays in, arrays
 out; an output may be None when nobody asked for it) and ``backward(*gys)``
 (Tensors in, one Tensor or None per input out; None for an output nobody used).
-A kernel-backed op also defines ``forward_cuda``, which launches our kernels;
-``__call__`` picks it for GPU arrays (and hands it dense, C-ordered ones). That is
-the only place that asks. (``__call__`` runs ``_run`` through the profiler, which times
-it while a ``minigan.autograd.profile`` is open.)
+A kernel-backed op also defines ``forward_cuda``, which launches our kernels.
+``_run`` is the dispatch: once per call it takes the array namespace of the first input
+from ``backend.arrays_for``, the one choice of device, and runs ``forward_cuda`` where that
+namespace's ``kernels_take`` the inputs (device arrays of one float dtype, handed over dense
+and C-ordered; MatMul's are handed over as they are, as our GEMM reads a transposed view by
+a flag, and MatMul and Linear take ``forward_cuda`` for every dtype: a product on the GPU is
+our GEMM or a TypeError), else ``forward``. Nothing in an op asks which device it is on;
+outside the ops, the optimizers' steps and the few callers of ``backend.arrays_for``
+(Tensor.copy_, fill_, the creation functions, the engine's add_into, a BatchStream, a random
+draw) take their namespace the same way. (``__call__`` runs ``_run`` through the profiler,
+which times it while a ``minigan.autograd.profile`` is open.)
 ``backward`` is written with Tensor ops, so when the engine runs it with
 ``create_graph=True`` the gradient is itself recorded and can be
 differentiated again.
 """
 import weakref
 
-from .. import cuda
+from .. import backend
 from ..backend import get_array_module
 from ..tensor import Tensor, as_tensor
 from . import anomaly, grad_mode, profiler
@@ -27,6 +34,8 @@ def _no_output():
 class Function:
     released = False     # set when backward frees the saved values (retain_graph=False)
     forward_cuda = None  # kernel-backed ops override it
+    dense_inputs = True  # forward_cuda reads dense, C-ordered arrays (MatMul takes views)
+    every_dtype = False  # forward_cuda takes float32 and float64 only (MatMul, Linear: any)
 
     def __call__(self, *inputs):
         return profiler.call(type(self).__name__, "forward", self._run, *inputs)
@@ -40,9 +49,10 @@ class Function:
             self.created_at = anomaly.user_frame()
 
         xs = tuple(x.data for x in inputs)
-        if self.forward_cuda is not None and cuda.on_device(xs[0]):
+        arrays = backend.arrays_for(xs[0])   # the choice of device, once a call
+        if self.forward_cuda is not None and arrays.kernels_take(xs, self.every_dtype):
             # NOTE: kernels read dense, C-ordered memory: a view (x.T, x[:, 0]) is copied here
-            ys = self.forward_cuda(*map(cuda.dense, xs))
+            ys = self.forward_cuda(*(map(arrays.dense, xs) if self.dense_inputs else xs))
         else:
             ys = self.forward(*xs)
         if not isinstance(ys, tuple):
@@ -78,7 +88,7 @@ class Function:
         return type(self).__name__ + "Backward"
 
     def _check_devices(self, inputs):
-        if len(inputs) > 1 and cuda.backend.cupy is not None:   # without CuPy all are on the CPU
+        if len(inputs) > 1 and backend.cupy is not None:   # without CuPy all are on the CPU
             devices = {x.device for x in inputs}
             if len(devices) > 1:
                 shapes = ", ".join(f"{tuple(x.shape)} on {x.device}" for x in inputs)

@@ -9,8 +9,6 @@ per op with the arrays it holds for its backward, each arrow labelled with the s
 the tensor it carries, and the roots at the bottom. An input whose gradient nobody
 needs is a dashed arrow.
 """
-import numpy as np
-
 from .. import backend
 from ..tensor import Tensor
 
@@ -37,8 +35,7 @@ def saved_arrays(fn):
     for name, value in vars(fn).items():
         if isinstance(value, Tensor):
             value = value.data
-        if isinstance(value, np.ndarray) or (backend.cupy is not None
-                                             and isinstance(value, backend.cupy.ndarray)):
+        if backend.is_array(value):
             saved.append((name, value))
     return saved
 

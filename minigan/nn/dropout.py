@@ -1,6 +1,7 @@
 """Dropout."""
-from .. import backend
-from ..random import generator
+import numpy as np
+
+from ..random import rand
 from .module import Module
 
 
@@ -22,9 +23,10 @@ class Dropout(Module):
             return x
         if self.p == 1:
             return x * 0
-        # NOTE: drawn on the CPU and moved, so a seed gives the same mask on every device.
-        keep = generator().random(x.shape) >= self.p
-        mask = backend.to_device((keep / (1 - self.p)).astype(x.dtype), x.device)
+        # NOTE: float64 numbers drawn where x is (its namespace's uniform): the Philox stream
+        # gives the same bits on every device, so a seed gives the same mask on every device.
+        u = rand(*x.shape, dtype=np.float64, device=x.device).data
+        mask = ((u >= self.p) / (1 - self.p)).astype(x.dtype)
         return x * mask   # a constant: gx = gy · mask
 
     def extra_repr(self):

@@ -3,14 +3,14 @@ import math
 
 import numpy as np
 
-from .. import backend
 from ..autograd import no_grad
 from ..random import generator
 
 
 def _fill(tensor, values):
+    """tensor[...] = values, drawn on the host, rounded to tensor's dtype there."""
     with no_grad():
-        tensor.data[...] = backend.to_device(np.asarray(values).astype(tensor.dtype), tensor.device)
+        tensor.copy_(np.asarray(values).astype(tensor.dtype))   # to tensor's device
     return tensor
 
 

@@ -211,7 +211,7 @@ class Module:
                 raise RuntimeError(f"load_state_dict: size mismatch for {name}: checkpoint has "
                                    f"shape {tuple(value.shape)}, the model has "
                                    f"{tuple(t.shape)}")
-            t.data[...] = backend.to_device(value, t.device).astype(t.dtype, copy=False)
+            t.copy_(value)   # to t's device and dtype, through its namespace
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ----

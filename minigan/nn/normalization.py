@@ -1,6 +1,7 @@
 """Normalization layers: BatchNorm1d, BatchNorm2d and LayerNorm (the critic's BatchNorm
 replacement in WGAN-GP)."""
-from .. import cuda, functional as F
+from .. import functional as F
+from ..cuda.graphs import capturing, on_replay
 from ..tensor import ones, tensor as _tensor, zeros
 from .module import Module, Parameter
 
@@ -37,10 +38,10 @@ class _BatchNorm(Module):
                              f"{tuple(x.shape)}")
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            if momentum is None and cuda.capturing():
+            if momentum is None and capturing():
                 raise RuntimeError(f"{type(self).__name__}(momentum=None) cannot be captured: "
                                    f"its momentum, 1 / batches, changes with every step")
-            cuda.on_replay(self._count_batch)
+            on_replay(self._count_batch)
             if momentum is None:   # cumulative moving average
                 momentum = 1.0 / int(self.num_batches_tracked.item())
         use_batch_stats = self.training or not self.track_running_stats

@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import cuda, threads
 from ..autograd.function import Function
+from ._args import kernel_dtype
 
 
 class LeakyReLU(Function):
@@ -173,22 +174,22 @@ def softplus_array(x):
 
 
 def relu(x):
-    cuda.kernel_dtype("relu", input=x)
+    kernel_dtype("relu", input=x)
     return ReLU()(x)
 
 
 def leaky_relu(x, negative_slope=0.01):
-    cuda.kernel_dtype("leaky_relu", input=x)
+    kernel_dtype("leaky_relu", input=x)
     return LeakyReLU(negative_slope)(x)
 
 
 def tanh(x):
-    cuda.kernel_dtype("tanh", input=x)
+    kernel_dtype("tanh", input=x)
     return Tanh()(x)
 
 
 def sigmoid(x):
-    cuda.kernel_dtype("sigmoid", input=x)
+    kernel_dtype("sigmoid", input=x)
     return Sigmoid()(x)
 
 

@@ -7,7 +7,9 @@ the broadcasting rule.
 import numpy as np
 
 from ..autograd.function import Function
-from .. import backend, cuda, threads
+from .. import arrays as numpy_arrays
+from .. import backend, cuda
+from ..cuda import arrays as cuda_arrays
 from ..tensor import Tensor, as_tensor
 
 
@@ -18,15 +20,33 @@ class Add(Function):
         return a + b
 
     def forward_cuda(self, a, b):
-        if a.shape != b.shape or a.dtype != b.dtype or a.dtype not in cuda.FLOAT_TYPES:
-            return self.forward(a, b)   # broadcasting or integers: CuPy's own add
-        y = cuda.empty_like(a)
-        cuda.launch("arith", "add_forward", a.dtype, cuda.blocks_for(a.size), a, b, y,
-                    np.int64(a.size))
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        if a.shape == shape and b.shape != shape and _trailing(b.shape, shape):
+            a, b = b, a   # NOTE: a + b is b + a, bit for bit
+        if b.shape == shape and a.shape != shape and _trailing(a.shape, shape):
+            # a (Q,) spread over b (P, Q): y = b, then y += a along each row; no temporary
+            y = cuda_arrays.copy(cuda.empty(shape, b.dtype), b)
+            cuda.launch("arith", "add_bias", y.dtype, cuda.blocks_for(y.size), y, a,
+                        np.int64(a.size), np.int64(y.size))
+            return y
+        # NOTE: an operand that broadcasts is spread to y's shape first, value for value
+        a, b = (x if x.shape == shape else cuda_arrays.broadcast(x, shape) for x in (a, b))
+        y = cuda.empty(shape, a.dtype)
+        cuda.launch("arith", "add_forward", a.dtype, cuda.blocks_for(y.size), a, b, y,
+                    np.int64(y.size))
         return y
 
     def backward(self, gy):
         return gy, gy
+
+
+def _trailing(small, shape):
+    """True when an operand of shape ``small`` broadcasts to ``shape`` by leading axes only:
+    its values, repeated, are y's, row after row (``shape`` viewed as (P, Q), small as (Q,))."""
+    small = tuple(small)
+    while small and small[0] == 1:
+        small = small[1:]
+    return len(small) > 0 and tuple(shape[len(shape) - len(small):]) == small
 
 
 class Sub(Function):
@@ -190,8 +210,14 @@ class MatMul(Function):
     ga = gy @ bᵀ,  gb = aᵀ @ gy   (ᵀ swaps the last two axes).
     """
 
+    dense_inputs = False   # NOTE: our GEMM takes a transposed view (gy @ bᵀ) by its flag
+    every_dtype = True     # NOTE: on the GPU every product is our GEMM, never CuPy's cuBLAS
+
     def forward(self, a, b):
-        return threads.matmul(a, b)
+        return numpy_arrays.product(a, b)
+
+    def forward_cuda(self, a, b):
+        return cuda_arrays.product(a, b)
 
     def backward(self, gy):
         a, b = self.inputs
@@ -221,7 +247,7 @@ class ToDevice(Function):
         self.device = device
 
     def forward(self, x):
-        self.in_device = backend.device_of(x)
+        self.in_device = backend.arrays_for(x).device   # where gx goes back to
         return backend.to_device(x, self.device)   # the array function, not this op's
 
     def backward(self, gy):
@@ -263,11 +289,8 @@ def add_into(y, x):
 
     y and x are Tensors of one shape and dtype; y's memory is dense and owned by y.
     """
-    if cuda.on_device(y.data) and y.dtype in cuda.FLOAT_TYPES:
-        cuda.launch("arith", "add_into", y.dtype, cuda.blocks_for(y.data.size), y.data,
-                    cuda.dense(x.data), np.int64(y.data.size))
-    else:
-        y.data += x.data
+    # NOTE: assigned back: a 0-d result of NumPy is a scalar, which += replaces
+    y.data = backend.arrays_for(y.data).add_into(y.data, x.data)
 
 
 def sub(a, b):

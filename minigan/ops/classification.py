@@ -16,7 +16,7 @@ import builtins
 import numpy as np
 
 from ..autograd.function import Function
-from ..backend import to_device
+from .. import backend
 from ..tensor import Tensor
 from .arith import exp
 from .loss import check_reduction, reduce_loss
@@ -92,7 +92,8 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 def _weighted_nll(log_p, target, weight, ignore_index, reduction, label_smoothing, op="nll_loss"):
     """-Σ_c coef · log p with coef built from the targets (see the module docstring), reduced."""
     xp = Function.xp(log_p.data)
-    t = to_device(target.data if isinstance(target, Tensor) else target, log_p.device)
+    t = target.data if isinstance(target, Tensor) else target
+    t = backend.arrays_for(log_p.data).asarray(t)   # the targets on log_p's device
     c = log_p.shape[0 if log_p.ndim == 1 else 1]
     keep = t != ignore_index
     if not xp.all(~keep | ((t >= 0) & (t < c))):

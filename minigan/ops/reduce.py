@@ -4,6 +4,7 @@ import builtins
 import numpy as np
 
 from .. import cuda
+from ..cuda import arrays as cuda_arrays
 from ..autograd.function import Function
 from ..tensor import Tensor
 from .shape import broadcast_to, reshape
@@ -36,31 +37,28 @@ class Sum(Function):
     def forward_cuda(self, x):
         self.in_shape = x.shape
         axes = tuple(range(x.ndim)) if self.axes is None else tuple(self.axes)
-        lead = len(axes)
-        channels = x.ndim >= 3 and axes == (0,) + tuple(range(2, x.ndim))   # all but axis 1
-        if (axes != tuple(range(lead)) and not channels) or lead == 0 \
-                or x.dtype not in cuda.FLOAT_TYPES:
-            return self.forward(x)   # other axes, or integers: CuPy's own sum
         shape = tuple(1 if a in axes else s for a, s in enumerate(x.shape)) if self.keepdims \
             else tuple(s for a, s in enumerate(x.shape) if a not in axes)
-        y = cuda.empty(shape, x.dtype)
+        if not axes:   # a sum over no axis is a copy (and its divisor, the count, is 1)
+            return cuda.copy(cuda.empty(shape, x.dtype), x)
         divisor = cuda.scalar(self.divisor, x.dtype)
-        if channels:         # (N, C, S) -> (C,): a conv's gb, in two stages that fill the card
+        if x.ndim >= 3 and axes == (0,) + tuple(range(2, x.ndim)):   # all but axis 1
+            # (N, C, S) -> (C,): a conv's gb, in two stages that fill the card
             n, c, s = x.shape[0], x.shape[1], int(np.prod(x.shape[2:]))
             parts = cuda.channel_parts(c, n * s)
             partial = cuda.empty(c * parts, x.dtype)
             cuda.launch("reduce", "sum_channels_partial", x.dtype,
                         cuda.blocks_for(c * parts, threads=1), x, partial,
                         *map(np.int64, (n, c, s, parts)))
+            y = cuda.empty(shape, x.dtype)
             cuda.launch("reduce", "sum_channels", x.dtype, cuda.blocks_for(c), partial, y,
                         divisor, np.int64(c), np.int64(parts))
-        elif lead == x.ndim:   # every axis: one fixed-order block, for a loss or a metric
+            return y
+        if len(axes) == x.ndim:   # every axis: one fixed-order block, for a loss or a metric
+            y = cuda.empty(shape, x.dtype)
             cuda.launch("reduce", "sum_all", x.dtype, 1, x, y, divisor, np.int64(x.size))
-        else:                # (R, C) -> (C,): Linear's gb, a thread a column
-            cols = y.size
-            cuda.launch("reduce", "sum_rows", x.dtype, cuda.blocks_for(cols), x, y, divisor,
-                        np.int64(x.size // cols), np.int64(cols))
-        return y
+            return y
+        return _sum_axes(x, axes, divisor).reshape(shape)
 
     def backward(self, gy):
         if self.divisor != 1:
@@ -71,6 +69,48 @@ class Sum(Function):
                 kept[a] = 1
             gy = reshape(gy, *kept)
         return broadcast_to(gy, self.in_shape)
+
+
+def _sum_axes(x, axes, divisor):
+    """Σ of a dense device array x over ``axes`` (some, not all) / divisor, the summed axes
+    kept as 1s: kernels/reduce.cu's sum_rows, a thread a column of x viewed as (n, C), or
+    its sum_last, a block a row of x viewed as (P, n).
+
+    Leading axes are summed as they are (Linear's gb: one launch), and so are trailing ones
+    whose rows hold at least THREADS values (a sum per sample, LayerNorm's means: one
+    launch, a block a row, so that a few long rows still fill the card). Another run of
+    summed axes is brought to the front by a transpose (cuda.arrays), summed, and the rest
+    put back: x viewed as (P, n, Q) becomes (n, Q, P), sums to (Q, P), then (P, Q). The
+    runs are summed from the last; the divisor divides in the last sum.
+    """
+    shape = list(x.shape)
+    runs = []   # [first, end) of each run of summed axes
+    for a in axes:
+        if runs and runs[-1][1] == a:
+            runs[-1][1] = a + 1
+        else:
+            runs.append([a, a + 1])
+    for i, (first, end) in reversed(list(enumerate(runs))):
+        p, n = int(np.prod(shape[:first])), int(np.prod(shape[first:end]))
+        q = int(np.prod(shape[end:]))
+        last = cuda.scalar(1, x.dtype) if i else divisor
+        # NOTE: a block a row only for rows of at least THREADS values: a shorter row would
+        # leave most of a block idle, so it goes a thread a column, after a transpose
+        if q == 1 and n >= cuda.THREADS:                    # (P, n) -> (P,): a block a row
+            y = cuda.empty(p, x.dtype)
+            cuda.launch("reduce", "sum_last", x.dtype, cuda.blocks_for(p, threads=1), x, y,
+                        last, np.int64(p), np.int64(n))
+        else:
+            if p > 1:                                       # (P, n, Q) -> (n, Q, P)
+                x = cuda_arrays.transpose(x, p)
+            y = cuda.empty(q * p, x.dtype)
+            cuda.launch("reduce", "sum_rows", x.dtype, cuda.blocks_for(y.size), x, y, last,
+                        np.int64(n), np.int64(q * p))
+            if p > 1 and q > 1:                             # (Q, P) -> (P, Q)
+                y = cuda_arrays.transpose(y, q)
+        shape[first:end] = [1] * (end - first)
+        x = y.reshape(shape)
+    return x
 
 
 class MaxMin(Function):

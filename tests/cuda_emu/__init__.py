@@ -13,7 +13,7 @@ Rounding: ``ROUNDING`` (the environment variable CUDA_EMU_ROUNDING) picks how g+
   multiply-add unless told --fmad=false, its default; CuPy adds -ftz=true to every compile
   (cupy/cuda/compiler.py:667), which flushes float subnormals to zero. So g++ contracts
   (-ffp-contract=fast -mfma) except in a file whose options say --fmad=false
-  (minigan.cuda.FILE_OPTIONS), and each float instance runs with FTZ and DAZ set. g++ does
+  (minigan.cuda.loading.FILE_OPTIONS), and each float instance runs with FTZ and DAZ set. g++ does
   not contract exactly the expressions NVRTC does: the mode shows that a tolerance, or a
   claim of the same bits, does not depend on how a compiler rounds.
 """
@@ -42,6 +42,10 @@ _FLAGS = {"exact": ["-ffp-contract=off"] + ["-mfma"] * _HAS_FMA,
           "nvrtc": ["-ffp-contract=fast", "-mfma", "-fexpensive-optimizations"]}
 
 
+# what waits at a barrier: __syncthreads(), and kernels/common.cuh's block_sum, which calls it
+_BARRIERS = ("__syncthreads", "block_sum(")
+
+
 def symbol(instance):
     """The library's name for a kernel instance: ``im2col<float>`` -> ``im2col__float``."""
     return instance.replace("<", "__").rstrip(">")
@@ -64,8 +68,13 @@ def build(folder, rounding=None):
     os.makedirs(folder, exist_ok=True)
 
     def compile_file(file):
-        source = cuda.source(file)   # what NVRTC compiles, read as minigan.cuda reads it
-        export = "EMU_EXPORT" if "__syncthreads" in source else "EMU_EXPORT_SEQUENTIAL"
+        source = cuda.source(file)   # what NVRTC compiles (kernels/common.cuh, then the file)
+        # NOTE: threads as fibers only where a kernel waits at a barrier, its own or
+        # common.cuh's block_sum: the others run their threads one after another, much faster
+        # (cuda_emu.h stops a launch whose kernel waits there after all)
+        own = (cuda.kernel_dir() / f"{file}.cu").read_text()
+        waits = any(call in own for call in _BARRIERS)
+        export = "EMU_EXPORT" if waits else "EMU_EXPORT_SEQUENTIAL"
         lines = ['#include "cuda_emu.h"', source]
         for instance in cuda.name_expressions(file):
             ftz = rounding == "nvrtc" and instance.endswith("<float>")
@@ -76,8 +85,9 @@ def build(folder, rounding=None):
         flags = _FLAGS[rounding]
         if "--fmad=false" in cuda.options(file):   # NOTE: its numbers must round as NumPy's
             flags = _FLAGS["exact"]
-        subprocess.run([compiler, "-std=c++17", "-O1", *flags, "-shared", "-fPIC", "-I", HERE,
-                        "-o", os.path.join(folder, f"lib{file}.so"), src],
+        defines = [o for o in cuda.options(file) if o.startswith("-D")]   # -DTHREADS, -DTILE
+        subprocess.run([compiler, "-std=c++17", "-O1", *flags, *defines, "-shared", "-fPIC",
+                        "-I", HERE, "-o", os.path.join(folder, f"lib{file}.so"), src],
                        check=True, capture_output=True, text=True)
 
     with ThreadPoolExecutor(os.cpu_count() or 1) as pool:
@@ -136,4 +146,4 @@ class EmulatorRuntime(cuda.CupyRuntime):
 def install(monkeypatch, folder):
     """The emulated GPU, for one test: the CuPy double as CuPy, our kernels on the CPU."""
     cupy_double.install(monkeypatch)
-    monkeypatch.setattr(cuda, "runtime", EmulatorRuntime(folder))
+    monkeypatch.setattr(cuda.loading, "runtime", EmulatorRuntime(folder))

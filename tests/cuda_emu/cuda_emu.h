@@ -2,14 +2,17 @@
 //
 // Each block runs in turn. Inside a block every CUDA thread is a fiber (a stack of its own)
 // on one OS thread, and __syncthreads() hands control back to the scheduler, which runs the
-// next fiber up to its barrier: a round over all threads is one barrier phase, as on the GPU. __shared__ arrays become function-local statics, shared by
-// the threads of the running block (blocks never overlap). This checks indexing, arithmetic
-// and barrier placement, not GPU timing, memory coalescing or races between blocks.
+// next fiber up to its barrier: a round over all threads is one barrier phase, as on the GPU.
+// __shared__ arrays become function-local statics, shared by the threads of the running
+// block (blocks never overlap). This checks indexing, arithmetic and barrier placement, not
+// GPU timing, memory coalescing or races between blocks.
 // Kernels that never call __syncthreads run their threads one after another (faster still).
 #pragma once
 #include <ucontext.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -122,7 +125,15 @@ inline void emu_start(EmuFiber& f) {
 inline void emu_resume(EmuFiber& f) { swapcontext(&emu_scheduler, &f.context); }
 #endif
 
-inline void __syncthreads() { emu_yield(); }
+// NOTE: a kernel exported EMU_EXPORT_SEQUENTIAL has no fibers to switch between: a barrier
+// there is a mistake of cuda_emu.build's, stopped here rather than run on a stale fiber
+inline void __syncthreads() {
+    if (emu_running == nullptr) {
+        std::fputs("cuda_emu: __syncthreads() in a kernel run without fibers\n", stderr);
+        std::abort();
+    }
+    emu_yield();
+}
 
 #define __global__
 #define __device__
@@ -164,6 +175,7 @@ void emu_launch(void (*kernel)(A...), dim3 grid, dim3 block, void** args) {
                     }
                 }
             }
+    emu_running = nullptr;
 }
 
 // for kernels without __syncthreads: the threads of a block run one after another

@@ -8,7 +8,7 @@ holds pointers, never arrays.
 
 Each rule cites CuPy at tag v14.2.0 (github.com/cupy/cupy) by file and line, or a CuPy test
 (tests/cupy_tests/cuda_tests/test_graph.py, "test_graph"; test_stream.py, "test_stream"),
-which tests/test_cupy_rules.py ports. Where CuPy hands a call straight to CUDA, the rule is
+which tests/test_cupy_rules_streams.py ports. Where CuPy hands a call straight to CUDA, the rule is
 CUDA's: the CUDA Programming Guide, "CUDA Graphs", sections "Prohibited and Unhandled
 Operations" and "Invalidation" ("the guide"). A case that neither defines raises
 ``Unmodelled``, so that no test passes on a guess.
@@ -29,6 +29,9 @@ The rules, in short:
 - Memory (``Pool``): one arena per stream; a freed block goes back at once to the arena of
   the stream that made it, for the next allocation made while that stream is current
   (memory.pyx:877-889, 1352-1398). Nothing keeps alive what a graph uses (graph.pxd:5-8).
+
+The runtime's errors and the record of a capture under way (``_Capture``) are in cupy_capture,
+below this module.
 """
 import itertools
 import time
@@ -36,24 +39,8 @@ import weakref
 
 import numpy as np
 
+from .cupy_capture import CUDARuntimeError, Unmodelled, _Capture, _blocking_captures, _captures
 from .our_rules import record
-
-
-class CUDARuntimeError(RuntimeError):
-    """cupy_backends/cuda/api/runtime.pyx:128-138: '<error name>: <CUDA's text>' and .status."""
-    CODES = {"cudaErrorIllegalState": 401, "cudaErrorNotReady": 600,
-             "cudaErrorStreamCaptureUnsupported": 900, "cudaErrorStreamCaptureInvalidated": 901,
-             "cudaErrorStreamCaptureUnmatched": 903, "cudaErrorStreamCaptureUnjoined": 904,
-             "cudaErrorStreamCaptureImplicit": 906, "cudaErrorCapturedEvent": 907}
-
-    def __init__(self, name, text):
-        super().__init__(f"{name}: {text}")
-        self.status = self.CODES[name]
-
-
-class Unmodelled(Exception):
-    """A case the double does not model: neither CuPy's source nor CUDA's documentation tell
-    it what a GPU would do. A test that meets it fails, rather than pass on a guess."""
 
 
 # ---- the current stream: a stack per thread (stream.pyx:14-62; one device, one thread) ----
@@ -218,59 +205,6 @@ class Stream:
 
 Stream.null = _default = _current = Stream(null=True)
 Stream.ptds = Stream(ptds=True)
-
-_captures = []   # the captures under way
-
-
-def _blocking_captures():
-    """The captures under way that a blocking stream takes part in."""
-    return [c for c in _captures if any(not s.non_blocking for s in c.members)]
-
-
-class _Capture:
-    """One capture: the graph's nodes in the order they were submitted, the streams that joined
-    it, and what tests/cuda_emu/our_rules.py checks of its memory."""
-
-    def __init__(self, origin):
-        self.origin, self.ops, self.keep, self.made = origin, [], [], []
-        self.work = {}       # stream -> how many nodes it added (a fork's wait counts)
-        self.joined = {}     # forked stream -> how much of its work the origin waited for
-        self.after = {}      # stream -> {stream: work} that its next node comes after
-        self.invalid, self.active = False, True
-        self.members = []
-        _captures.append(self)
-        self.join(origin)
-
-    def join(self, stream):
-        stream._capture = self
-        self.members.append(stream)
-        self.work[stream] = 0 if stream is self.origin else 1
-        self.after[stream] = {}
-
-    def add(self, stream, work):
-        self.ops.append(work)
-        self.work[stream] += 1
-
-    def depend(self, stream, after):
-        """``stream`` waits for work described by ``after`` ({stream: work count})."""
-        for other, count in after.items():
-            self.after[stream][other] = max(self.after[stream].get(other, 0), count)
-            if stream is self.origin:
-                self.joined[other] = max(self.joined.get(other, 0), count)
-
-    def snapshot(self, stream):
-        """What an event recorded on ``stream`` now stands for: its work and what it waited for."""
-        return {**self.after[stream], stream: self.work[stream]}
-
-    def unjoined(self):
-        return any(self.joined.get(s, 0) < self.work[s] for s in self.members
-                   if s is not self.origin)
-
-    def end(self):
-        self.active = False
-        _captures.remove(self)
-        for stream in self.members:
-            stream._capture = None
 
 
 def submit(work, stream=None):

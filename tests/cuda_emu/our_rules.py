@@ -11,7 +11,8 @@ test reads:
   no host wait (tests/test_launch_count.py).
 - ``freed(graph)``: how many arrays made during a capture have been freed. CuPy's pool hands
   their blocks out again at once (cupy_streams.Pool), and a graph writes them at every
-  launch: minigan keeps them alive for as long as the graph lives (``minigan.cuda.kept``).
+  launch: minigan keeps them alive for as long as the graph lives
+  (``minigan.cuda.memory.keep_alive``).
 """
 import collections
 import contextlib

@@ -17,10 +17,11 @@ place, so eager steps (an R1 step, say) and replays can take turns.
 What a captured body must not do: read a value on the host (``.item()``, a NaN check),
 copy from the host (a new tensor of Python numbers), or depend on a host number that
 changes from step to step. So Adam counts its steps on the device, BatchNorm counts its
-batches on the host through ``on_replay``, and the values are read by the training loop
-every ``--log-every`` steps, not by the step.
+batches on the host through ``on_replay``, and the values are read by the caller of the
+step, every so many steps, not by the step itself.
 """
-from . import backend, cuda, tensor
+from .. import backend, tensor
+from . import memory
 
 _replayed = None   # while a step is being captured: the list its on_replay functions join
 
@@ -76,8 +77,8 @@ class CapturedStep:
         self.graph.launch(stream=backend.cupy.cuda.get_current_stream())
         self.replays += 1
         # the values out of the graph's buffers: the next replay writes over them
-        return {name: None if v is None else tensor.Tensor(cuda.copy(cuda.empty_like(v.data),
-                                                                     v.data))
+        return {name: None if v is None else
+                tensor.Tensor(memory.copy(memory.empty_like(v.data), v.data))
                 for name, v in self.static_values.items()}
 
     def _capture(self):
@@ -86,9 +87,10 @@ class CapturedStep:
         self.static_inputs = [tensor.Tensor(t.data) for t in self.inputs()]
         backend.cupy.cuda.get_current_stream().synchronize()
         self.replayed, _replayed = [], []
-        self.kept, cuda.kept = [], []
+        # NOTE: the graph writes into every array made for it on each replay: self.kept keeps
+        # them alive as long as the graph lives
         try:
-            with self.stream:
+            with memory.keep_alive() as self.kept, self.stream:
                 self.stream.begin_capture()
                 try:
                     self.static_values = self.body(*self.static_inputs)
@@ -96,5 +98,4 @@ class CapturedStep:
                     graph = self.stream.end_capture()
         finally:
             self.replayed, _replayed = _replayed, None
-            self.kept, cuda.kept = cuda.kept, None
         self.graph = graph
