@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import minigan
 from minigan import functional as F
-from helpers import check_op
+from helpers import SLOW_ON_THE_EMULATOR, check_op
 
 
 # ---- references: direct loops over output pixels, no im2col ----
@@ -122,6 +122,9 @@ def _conv_transpose2d_args(cfg):
 
 
 # ---- forward, shape, gradients ----
+# NOTE: ~24 s on the emulated GPU: there in the slow set; the conv kernels' quick-run
+# checks are test_conv_transpose2d's, which runs conv2d's forward and backward movers too
+@pytest.mark.parametrize("device", SLOW_ON_THE_EMULATOR, indirect=True)
 @given(cfg=configs(transposed=False))
 # one window that covers the image: im2col's shortcut (DCGAN's last conv), col2im's in gx
 @example(cfg=_example(False, x=(2, 3, 2), weight=(2, 2, 3, 2), stride=(2, 3)))
@@ -278,7 +281,8 @@ MOVER_CASES = [
 @pytest.mark.parametrize("x_shape, kernel, stride, padding, dilation", MOVER_CASES)
 def test_cuda_movers_equal_the_numpy_movers_across_tile_edges(gpu, x_shape, kernel, stride,
                                                               padding, dilation):
-    from minigan.ops.conv import CUDA_MOVERS, NUMPY_MOVERS, conv_outsize
+    from minigan.ops.conv import conv_outsize
+    from minigan.ops.movers import CUDA_MOVERS, NUMPY_MOVERS
     rng = np.random.default_rng(0)
     n, c, h, w = x_shape
     out_size = tuple(conv_outsize(*a) for a in zip((h, w), kernel, stride, padding, dilation))
@@ -308,6 +312,30 @@ def test_cuda_movers_equal_the_numpy_movers_across_tile_edges(gpu, x_shape, kern
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
 
 
+# ---- save_cols: cols kept for gW (conv2d's choice) or made again ----
+def test_saved_cols_give_the_bits_of_cols_made_again(device):
+    """Conv2d(save_cols=True) keeps im2col(x) for gW where save_cols=False makes it again:
+    it passes the op checks, gives the same output and gradients bit for bit, and runs
+    im2col once a step where the other runs it twice."""
+    from minigan.ops.conv import Conv2d
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal(s) for s in [(2, 4, 5, 6), (4, 2, 3, 3), (4,)]]
+    s, p, d, g = (2, 1), (1, 0), (1, 2), 2
+    check_op(lambda x, W, b: Conv2d(s, p, d, g, save_cols=True)(x, W, b), *arrays,
+             device=device, reference=lambda x, W, b: conv2d_reference(x, W, b, s, p, d, g))
+    results = []
+    for save in (False, True):
+        x, W, b = (minigan.tensor(a, device=device, requires_grad=True) for a in arrays)
+        with minigan.autograd.profile() as prof:
+            y = Conv2d(s, p, d, g, save_cols=save)(x, W, b)
+            (y * y).sum().backward()
+        im2cols = sum(w.calls for w in prof.work_averages() if w.name.startswith("im2col"))
+        assert im2cols == (1 if save else 2)   # the saved cols reach Conv2dGradW
+        results.append([t.cpu().numpy() for t in (y, x.grad, W.grad, b.grad)])
+    for default, saved in zip(*results):
+        np.testing.assert_array_equal(saved, default)
+
+
 # ---- the NumPy conv's outputs: (N, C, H, W) views of batch-last memory ----
 def test_numpy_conv_outputs_are_batch_last_views_that_the_next_conv_takes_as_they_are():
     rng = np.random.default_rng(4)
@@ -318,8 +346,8 @@ def test_numpy_conv_outputs_are_batch_last_views_that_the_next_conv_takes_as_the
     for t in (y, z):   # each channel one run of memory, the batch fastest
         assert not t.data.flags.c_contiguous
         assert t.data.transpose(1, 2, 3, 0).flags.c_contiguous
-    from minigan.ops import conv
-    assert np.shares_memory(conv.to_batch_last(y.data), y.data)   # no copy
+    from minigan.ops import movers
+    assert np.shares_memory(movers.to_batch_last(y.data), y.data)   # no copy
     np.testing.assert_allclose(y.numpy(), conv2d_reference(x.numpy(), W1.numpy(), None,
                                                            (2, 2), (1, 1), (1, 1), 1),
                                rtol=1e-12, atol=1e-12)

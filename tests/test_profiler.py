@@ -1,5 +1,6 @@
 """minigan.autograd.profile: calls, forward and backward time per op type, share of the block;
-CUDA events on the GPU."""
+the tagged work (products, movers) by kind and phase; CUDA events on the GPU."""
+import threading
 import time
 
 import numpy as np
@@ -118,6 +119,65 @@ def test_second_derivatives_are_timed_as_the_gradient_ops_backward():
         (gx * gx).sum().backward()
     rows = {s.name: s for s in prof.key_averages()}
     assert rows["LeakyReLUGrad"].backward_ms > 0 and rows["LeakyReLUGrad"].calls == 0
+
+
+@profiler.timed_as("mover")
+def slow_move(a):
+    """A mover that takes 10 ms."""
+    time.sleep(0.01)
+    return a
+
+
+@profiler.timed_as("product")
+def slow_product(a):
+    """A product that takes 20 ms and runs a mover: 30 ms of product work in all."""
+    time.sleep(0.02)
+    return slow_move(a) * 2
+
+
+def test_tagged_work_counts_once_as_the_outermost_kind_and_only_on_its_thread():
+    assert slow_product(3) == 6 and slow_product.__name__ == "slow_product"   # no profile
+    with profile(use_cuda=False) as prof:
+        assert slow_product(3) == 6
+        other = threading.Thread(target=slow_move, args=(1,))   # a pool thread's work: untimed
+        other.start()
+        other.join()
+    (row,) = prof.work_averages()
+    assert (row.name, row.kind, row.phase, row.calls) == ("slow_product", "product", None, 1)
+    assert 30 <= row.total_ms < 55
+    assert prof.key_averages() == []   # tagged work is no op row
+    with pytest.raises(RuntimeError, match="when the with block ends"):
+        profile().work_averages()
+
+
+def test_a_convs_products_and_movers_are_tagged_in_its_forward_and_backward():
+    rng = np.random.default_rng(0)
+    x = minigan.tensor(rng.standard_normal((4, 3, 8, 8)), requires_grad=True)
+    W = minigan.tensor(rng.standard_normal((5, 3, 4, 4)), requires_grad=True)
+    with profile(use_cuda=False) as prof:
+        F.conv2d(x, W, stride=2, padding=1).sum().backward()
+    work = {(w.name, w.phase): w for w in prof.work_averages()}
+    # forward: im2col(x), the product; backward: gx's product and col2im, gW's product of
+    # the cols the forward kept (conv2d saves them)
+    assert {("im2col", "forward"), ("product", "forward"), ("col2im", "backward"),
+            ("product", "backward")} <= set(work)
+    assert work["product", "backward"].calls == 2 and ("im2col", "backward") not in work
+    assert {w.kind for (name, _), w in work.items() if name == "product"} == {"product"}
+    assert {w.kind for (name, _), w in work.items() if name != "product"} == {"mover"}
+    conv = next(s for s in prof.key_averages() if s.name == "Conv2d")
+    for phase, op_ms in (("forward", conv.forward_ms), ("backward", conv.backward_ms)):
+        assert 0 < sum(w.total_ms for (_, p), w in work.items() if p == phase) <= op_ms
+
+
+def test_on_the_gpu_the_convs_kernels_are_tagged_too(gpu):
+    x = minigan.randn(2, 3, 6, 6, device=gpu, requires_grad=True)
+    W = minigan.randn(4, 3, 3, 3, device=gpu, requires_grad=True)
+    with profile() as prof:
+        F.conv2d(x, W, padding=1).sum().backward()
+    work = {w.name: w.kind for w in prof.work_averages()}
+    assert work["product"] == "product"   # named as on the CPU
+    assert work["im2col_cuda"] == work["col2im_cuda"] == "mover"
+    assert all(np.isfinite(w.total_ms) for w in prof.work_averages())
 
 
 def test_on_the_gpu_it_times_with_cuda_events_read_after_the_host_waits(gpu):

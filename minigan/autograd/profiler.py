@@ -11,16 +11,30 @@ inside an optimizer step) counts as part of that call: nothing is counted twice.
 no row holds (modules' Python, the engine's loop, the tensors' wrappers) is the row
 "outside ops", so the shares add up to the whole block.
 
+Inside the ops, array work of a kind is timed as well: a function decorated with
+``@profiler.timed_as("mover")`` (the conv's pixel movers) or ``("product")`` (the
+GEMMs: each array namespace's ``product``, ``minigan.arrays.product`` and
+``minigan.cuda.arrays.product``, so a product is named the same on both devices) is timed
+under its own name and kind, and under the phase of the op call it runs in.
+``work_averages()`` gives one WorkStats per (function, kind, phase), which
+``benchmarks/profile_step.py`` turns into GEMM, movers and the rest of each op's time.
+Such work runs no ops, and a tagged call inside another is part of that one; with no
+profile open, a tagged call costs a wrapper's call and one test.
+
 On a GPU the time of each call is read from two CUDA events recorded around it on the
 stream, and the block's total from two more: a launch returns at once, before its work
 is done, so the host's clock would charge the work to whichever call waits for it.
 """
+import functools
+import threading
 import time
 from collections import namedtuple
 
 from .. import backend
 
 OpStats = namedtuple("OpStats", "name calls forward_ms backward_ms other_ms total_ms")
+# phase: the phase of the op call the work ran in ("forward", "backward", "other"), or None
+WorkStats = namedtuple("WorkStats", "name kind phase calls total_ms")
 
 active = None   # the open profile, if any
 
@@ -31,6 +45,20 @@ def call(name, phase, fn, *args):
     if active is None or active.depth:
         return fn(*args)
     return active.timed(name, phase, fn, args)
+
+
+def timed_as(kind):
+    """A decorator: calls of the function are ``kind`` work ("product", "mover"), timed
+    while a profile is open, on the thread that opened it, unless a tagged call encloses
+    them."""
+    def decorate(fn):
+        @functools.wraps(fn)
+        def tagged(*args, **kwargs):
+            if active is None or active.in_work:
+                return fn(*args, **kwargs)
+            return active.timed_work(fn.__name__, kind, fn, args, kwargs)
+        return tagged
+    return decorate
 
 
 def optimizer_step(step):
@@ -89,7 +117,10 @@ class profile:
             backend.require_cuda()
         self.clock = _CudaClock() if use_cuda else _HostClock()
         self.depth = 0
+        self.phase = None      # the phase of the timed call now running, if any
+        self.in_work = False   # a tagged call is running
         self.calls = []        # (name, phase, start mark, end mark), in order
+        self.work = []         # (name, kind, phase, start mark, end mark), in order
         self.total_ms = None
 
     def __enter__(self):
@@ -97,6 +128,7 @@ class profile:
         if active is not None:
             raise RuntimeError("profile: a profile is open already; they do not nest")
         active = self
+        self.thread = threading.get_ident()
         self.start = self.clock.mark()
         return self
 
@@ -108,16 +140,31 @@ class profile:
         self.total_ms = self.clock.elapsed_ms(self.start, end)
         self.times = [(name, phase, self.clock.elapsed_ms(a, b))
                       for name, phase, a, b in self.calls]
-        self.calls = []
+        self.work_times = [(name, kind, phase, self.clock.elapsed_ms(a, b))
+                           for name, kind, phase, a, b in self.work]
+        self.calls, self.work = [], []
 
     def timed(self, name, phase, fn, args):
         start = self.clock.mark()
         self.depth += 1
+        self.phase = phase
         try:
             return fn(*args)
         finally:
             self.depth -= 1
+            self.phase = None
             self.calls.append((name, phase, start, self.clock.mark()))
+
+    def timed_work(self, name, kind, fn, args, kwargs):
+        if threading.get_ident() != self.thread:   # a pool thread's: part of what runs it
+            return fn(*args, **kwargs)
+        start = self.clock.mark()
+        self.in_work = True
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.in_work = False
+            self.work.append((name, kind, self.phase, start, self.clock.mark()))
 
     def key_averages(self):
         """One OpStats per op type (calls: forward calls, or steps), largest total first."""
@@ -131,6 +178,18 @@ class profile:
             row["calls"] += phase != "backward"
         stats = [OpStats(name, r["calls"], r["forward"], r["backward"], r["other"],
                          r["forward"] + r["backward"] + r["other"]) for name, r in rows.items()]
+        return sorted(stats, key=lambda s: -s.total_ms)
+
+    def work_averages(self):
+        """One WorkStats per (function, kind, phase) of the tagged work, largest total first."""
+        if self.total_ms is None:
+            raise RuntimeError("profile: the results are ready when the with block ends")
+        rows = {}
+        for name, kind, phase, ms in self.work_times:
+            row = rows.setdefault((name, kind, phase), [0, 0.0])
+            row[0] += 1
+            row[1] += ms
+        stats = [WorkStats(*key, calls, ms) for key, (calls, ms) in rows.items()]
         return sorted(stats, key=lambda s: -s.total_ms)
 
     def table(self, row_limit=None):

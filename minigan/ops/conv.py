@@ -7,34 +7,27 @@ input gradient is the other op, and both share one weight-gradient node,
 ``Conv2dGradW``, whose own backward is again a conv and a transposed conv.
 Derivatives of any order need nothing else.
 
-Every product here uses one layout for the columns of the image:
+Every product here is one batched matmul over the G groups, on the columns of an
+image in the layout of ``minigan.ops.movers``:
 
     cols (C, kH, kW, Hout, Wout, N)  viewed as  (G, C/G·kH·kW, Hout·Wout·N)
 
-channels lead, so a grouped conv is one batched matmul over the G groups, and
-the batch goes last, so every NumPy copy or add that moves pixels runs over N
-contiguous values (with N before Hout, Wout it would run along rows of Wout,
-often under 10 long, and NumPy's cost per row would dominate). Four helpers
-move pixels: ``im2col``, ``col2im``, ``to_batch_last`` and ``from_batch_last``.
-``Movers`` bundles the NumPy four and the CUDA four (kernels/conv.cu), with the
-product of each group (on the CPU split across the cores, ``minigan.threads``);
-each ``forward`` takes them as ``movers``, and ``forward_cuda`` runs the same
-``forward`` with ``CUDA_MOVERS``.
+Each ``forward`` takes its array work as arguments: ``movers``, the four functions
+that move pixels (``NUMPY_MOVERS`` or ``CUDA_MOVERS``, see ``minigan.ops.movers``),
+and ``matmul``, the product of each group (``matmul_groups``: the NumPy namespace's
+``product``, split across the cores; on the GPU the CUDA namespace's ``product``, our GEMM
+kernel, one launch for all the groups, a transposed operand by a flag). ``forward_cuda``
+runs the same ``forward`` with the CUDA ones. Each product is timed as "product" work where
+it lives, in the namespace.
 
-The two differ in one thing. The CUDA movers hand back dense (N, C, H, W) arrays,
-as our kernels read only those. The NumPy ``from_batch_last`` and ``col2im`` hand
-back a view: (N, C, H, W) in shape, with the memory of a dense (C, H, W, N) array.
-A transpose copy in NumPy costs as much as a conv's im2col, and this layout is
-what the next conv wants anyway (``to_batch_last`` of such a view is the view
-itself), and what BatchNorm reads fastest (each channel one run of memory).
+Each node gets what it needs through its constructor or its inputs; no node reads
+another's attributes.
 """
-from collections import namedtuple
-
-import numpy as np
-
-from .. import cuda, memory, threads
+from .. import arrays as numpy_arrays
 from ..autograd.function import Function
-from ._args import pair
+from ..cuda import arrays as cuda_arrays
+from ._args import kernel_dtype, pair
+from .movers import CUDA_MOVERS, NUMPY_MOVERS
 from .reduce import sum
 
 
@@ -48,167 +41,13 @@ def deconv_outsize(size, k, s, p, d, output_padding):
     return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
 
 
-def _to_batch_last(x, out):
-    """out[...] = x, with x (N, c, H, W) and out (c, H, W, N) (a view, say a canvas's inside)."""
-    xt = x.transpose(1, 2, 3, 0)   # (N, c, H, W) -> (c, H, W, N), a view
-    if xt.strides[3] == xt.itemsize:   # the batch is already last in memory: a plain copy
-        out[...] = xt
-        return
-    # NOTE: 16 images at a time keeps the rows being read in cache; one big copy is ~3x slower
-    for n0 in range(0, x.shape[0], 16):
-        out[..., n0:n0 + 16] = xt[..., n0:n0 + 16]
-
-
-def _one_window(x_size, kernel, padding, dilation, out_size):
-    """True when the kernel covers the unpadded image once: cols are the image itself."""
-    return (tuple(out_size) == (1, 1) and tuple(padding) == (0, 0)
-            and tuple(dilation) == (1, 1) and tuple(kernel) == tuple(x_size))
-
-
-def im2col(x, kernel, stride, padding, dilation, out_size):
-    """(N, C, H, W) -> cols (C, kH, kW, Hout, Wout, N), dense (new, but for a kernel that
-    covers the image once: then a view of x if x's batch is already last in memory).
-
-    cols[c, u, v, i, j, n] = x̃[n, c, s·i + d·u, s·j + d·v],  x̃ = x zero-padded by p.
-    """
-    (kh, kw), (sy, sx), (ph, pw), (dy, dx), (oh, ow) = kernel, stride, padding, dilation, out_size
-    n, c, h, w = x.shape
-    if _one_window((h, w), kernel, padding, dilation, out_size):   # DCGAN's last conv
-        return to_batch_last(x).reshape(c, kh, kw, 1, 1, n)
-    # (N, C, H, W) -> the canvas (C, H + 2p, W + 2p, N), the padding left at 0
-    img = memory.zeros((c, h + 2 * ph, w + 2 * pw, n), x.dtype)
-    sc, sh, sw, sn = img.strides
-    # a view: each pixel shows up once under every tap that reads it
-    view = np.lib.stride_tricks.as_strided(
-        img, (c, kh, kw, oh, ow, n), (sc, sh * dy, sw * dx, sh * sy, sw * sx, sn))
-    cols = memory.empty(view.shape, x.dtype)
-
-    def copy(c0, c1):
-        _to_batch_last(x[:, c0:c1], img[c0:c1, ph:ph + h, pw:pw + w])
-        cols[c0:c1] = view[c0:c1]   # the one copy: the matmul wants it dense
-    threads.spread(copy, c, cols.size)
-    return cols
-
-
-def col2im(cols, img_size, stride, padding, dilation, bias=None):
-    """cols (C, kH, kW, Hin, Win, N) -> (N, C, H, W), the adjoint of ``im2col``; a view of
-    a dense (C, H, W, N) array.
-
-    x̃[n, c, s·i + d·u, s·j + d·v] += cols[c, u, v, i, j, n], then the padding p is cut off
-    (and ``bias`` (C,), if given, added).
-    """
-    c, kh, kw, ih, iw, n = cols.shape
-    (h, w), (sy, sx), (ph, pw), (dy, dx) = img_size, stride, padding, dilation
-    if _one_window(img_size, (kh, kw), padding, dilation, (ih, iw)):   # DCGAN's first deconv
-        return from_batch_last(cols.reshape(c, kh, kw, n), bias)
-    # the padded canvas (C, H + 2p, W + 2p, N); every tap lands inside when output_padding ≥ 0
-    img = memory.zeros((c, h + 2 * ph, w + 2 * pw, n), cols.dtype)
-    out = memory.empty((c, h, w, n), cols.dtype)
-
-    def add(c0, c1):
-        # NOTE: one strided add per tap, a loop of kH·kW; no loop over pixels or batch.
-        for u in range(kh):
-            for v in range(kw):
-                img[c0:c1, u * dy:u * dy + sy * (ih - 1) + 1:sy,
-                           v * dx:v * dx + sx * (iw - 1) + 1:sx] += cols[c0:c1, u, v]
-        out[c0:c1] = img[c0:c1, ph:ph + h, pw:pw + w]   # the padding cut off
-    threads.spread(add, c, cols.size)
-    return from_batch_last(out, bias)
-
-
-def to_batch_last(a):
-    """(N, C, H, W) -> (C, H, W, N), dense: the layout of the columns of cols. A view if
-    a's memory is already in that order (as ``from_batch_last`` leaves it), else a copy."""
-    n, c, h, w = a.shape
-    if a.transpose(1, 2, 3, 0).flags.c_contiguous:
-        return a.transpose(1, 2, 3, 0)
-    out = memory.empty((c, h, w, n), a.dtype)
-    threads.spread(lambda c0, c1: _to_batch_last(a[:, c0:c1], out[c0:c1]), c, a.size)
-    return out
-
-
-def from_batch_last(y, bias=None):
-    """(C, H, W, N) -> (N, C, H, W), with ``bias`` (C,) added if given: a view of y (or of
-    y + bias), no copy."""
-    if bias is not None:
-        out = memory.empty(y.shape, y.dtype)
-        threads.spread(lambda c0, c1: np.add(y[c0:c1], bias[c0:c1].reshape(-1, 1, 1, 1),
-                                             out=out[c0:c1]), y.shape[0], y.size)
-        y = out
-    return y.transpose(3, 0, 1, 2)
-
-
-# ---- the same four movers, as our CUDA kernels (kernels/conv.cu) ----
-# NOTE: the movers tile through shared memory (kernels/conv.cu's TILE): one block per tile
-TILE = 32
-
-
-def _tiles(*sizes):
-    """Blocks for tiles of TILE × TILE over the last two sizes, one per tile, times the rest."""
-    *rest, rows, cols = sizes
-    tiles = int(np.prod(rest, dtype=np.int64)) * -(-rows // TILE) * -(-cols // TILE)
-    return cuda.blocks_for(tiles, threads=1)
-
-
-def im2col_cuda(x, kernel, stride, padding, dilation, out_size):
-    n, c, h, w = x.shape
-    cols = cuda.empty((c, *kernel, *out_size, n), x.dtype)
-    # one block per tile of 32 output pixels × 32 images, for each (c, u, v)
-    cuda.launch("conv", "im2col", x.dtype, _tiles(c, *kernel, out_size[0] * out_size[1], n),
-                x, cols, *map(np.int64, (n, c, h, w)),
-                *map(np.int32, (*kernel, *stride, *padding, *dilation)),
-                *map(np.int64, out_size))
-    return cols
-
-
-def col2im_cuda(cols, img_size, stride, padding, dilation, bias=None):
-    c, kh, kw, ih, iw, n = cols.shape
-    img = cuda.empty((n, c, *img_size), cols.dtype)
-    # one block per tile of 32 pixels × 32 images, for each channel
-    cuda.launch("conv", "col2im", cols.dtype, _tiles(c, img_size[0] * img_size[1], n),
-                cols, cuda.pointer(bias), img, *map(np.int64, (n, c, *img_size)),
-                *map(np.int32, (kh, kw, *stride, *padding, *dilation)),
-                *map(np.int64, (ih, iw)))
-    return img
-
-
-def _transpose2d_cuda(a, rows, shape, bias=None, per_bias=1):
-    """a viewed as (rows, B) -> out (B, rows) shaped ``shape``, + bias[row // per_bias]."""
-    out = cuda.empty(shape, a.dtype)
-    cols = a.size // rows
-    cuda.launch("conv", "transpose2d", a.dtype, _tiles(rows, cols),   # one block per tile
-                a, cuda.pointer(bias), out, np.int64(rows), np.int64(cols), np.int64(per_bias))
-    return out
-
-
-def to_batch_last_cuda(a):
-    n, c, h, w = a.shape
-    return _transpose2d_cuda(a, n, (c, h, w, n))                    # (N, C·H·W) -> (C·H·W, N)
-
-
-def from_batch_last_cuda(y, bias=None):
-    c, h, w, n = y.shape
-    return _transpose2d_cuda(y, c * h * w, (n, c, h, w), bias, h * w)   # (C·H·W, N) -> (N, C·H·W)
-
-
 # ---- the product of each group, (G, M, K) @ (G, K, N) -> (G, M, N) ----
 def matmul_groups(a, b):
     """NumPy: one group's product (the usual case) split by rows across the CPU cores; the
     groups of a grouped conv, one call."""
-    return threads.matmul(a[0], b[0])[None] if a.shape[0] == 1 else threads.matmul(a, b)
-
-
-def matmul_groups_cuda(a, b):
-    """Our GEMM kernel, one launch for all the groups; a transposed operand goes by a flag."""
-    return cuda.product(a, b)
-
-
-# a forward's ``movers``: the four functions that move its pixels and the product, NumPy's
-# or our kernels
-Movers = namedtuple("Movers", "im2col col2im to_batch_last from_batch_last matmul")
-NUMPY_MOVERS = Movers(im2col, col2im, to_batch_last, from_batch_last, matmul_groups)
-CUDA_MOVERS = Movers(im2col_cuda, col2im_cuda, to_batch_last_cuda, from_batch_last_cuda,
-                     matmul_groups_cuda)
+    if a.shape[0] == 1:
+        return numpy_arrays.product(a[0], b[0])[None]
+    return numpy_arrays.product(a, b)
 
 
 def _output_padding(x_size, y_size, kernel, s, p, d):
@@ -235,14 +74,16 @@ class Conv2d(Function):
         gb = Σ_{n,i,j} gy
     """
 
-    def __init__(self, stride, padding, dilation, groups, keep_cols=False):
+    def __init__(self, stride, padding, dilation, groups, save_cols=False):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
-        # NOTE: cols are 4x x's size for a 4x4 stride-2 conv: not saved for backward, which
-        # makes them again from x (a dcgan28 step's peak memory ~38 MB lower, for 3 im2cols);
-        # kept only for a caller that asks, ConvTranspose2d.backward, which reuses them at once
-        self.keep_cols = keep_cols
+        # NOTE: save_cols keeps cols (4x x's size for a 4x4 stride-2 conv) until backward and
+        # hands them to Conv2dGradW; without it gW makes them again from x. conv2d saves
+        # them: measured on 2 Xeon cores, a dcgan28 step 4-9% faster for 29 MB more peak
+        # memory (206 -> 235 MB); ConvTranspose2d's inner conv, in a backward, does not
+        self.save_cols = save_cols
+        self.cols = None
 
-    def forward(self, x, W, b=None, movers=NUMPY_MOVERS):
+    def forward(self, x, W, b=None, movers=NUMPY_MOVERS, matmul=matmul_groups):
         n, _, h, w = x.shape
         c_out, _, kh, kw = W.shape
         s, p, d, g = self.stride, self.padding, self.dilation, self.groups
@@ -250,14 +91,15 @@ class Conv2d(Function):
         # (C, kH, kW, Hout, Wout, N) -> (G, C/G·kH·kW, Hout·Wout·N)
         cols = movers.im2col(x, (kh, kw), s, p, d, out_size)
         cols = cols.reshape(g, -1, out_size[0] * out_size[1] * n)
-        self.cols = cols if self.keep_cols else None
+        if self.save_cols:
+            self.cols = cols   # saved for backward: gW's operand
         # (C_out, C/G, kH, kW) -> (G, C_out/G, C/G·kH·kW)
-        y = movers.matmul(W.reshape(g, c_out // g, -1), cols)
+        y = matmul(W.reshape(g, c_out // g, -1), cols)
         # (G, C_out/G, Hout·Wout·N) -> (C_out, Hout, Wout, N) -> (N, C_out, Hout, Wout), + b
         return movers.from_batch_last(y.reshape(c_out, *out_size, n), b)
 
     def forward_cuda(self, x, W, b=None):
-        return self.forward(x, W, b, movers=CUDA_MOVERS)   # the same steps on our kernels
+        return self.forward(x, W, b, CUDA_MOVERS, cuda_arrays.product)   # on our kernels
 
     def backward(self, gy):
         x, W = self.inputs[:2]
@@ -271,7 +113,7 @@ class Conv2d(Function):
             gx = ConvTranspose2d(s, p, d, g, op)(gy, W)
         # ---- gW ----
         if self.needs_input_grad[1]:
-            gW = Conv2dGradW(s, p, d, g, kernel)(x, gy)   # makes im2col(x) again
+            gW = Conv2dGradW(s, p, d, g, kernel, self.cols)(x, gy)   # cols None: made again
         # ---- gb ----
         if len(self.inputs) > 2 and self.needs_input_grad[2]:
             gb = sum(gy, (0, 2, 3))
@@ -296,7 +138,7 @@ class ConvTranspose2d(Function):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.output_padding = output_padding
 
-    def forward(self, x, W, b=None, movers=NUMPY_MOVERS):
+    def forward(self, x, W, b=None, movers=NUMPY_MOVERS, matmul=matmul_groups):
         n, c, h, w = x.shape
         _, c_out_g, kh, kw = W.shape
         s, p, d, g, op = self.stride, self.padding, self.dilation, self.groups, self.output_padding
@@ -306,30 +148,24 @@ class ConvTranspose2d(Function):
         Wt = W.reshape(g, c // g, -1).transpose(0, 2, 1)
         # (N, C, H, W) -> (C, H, W, N) -> (G, C/G, H·W·N)
         xg = movers.to_batch_last(x).reshape(g, c // g, h * w * n)
-        cols = movers.matmul(Wt, xg)   # (G, C_out/G·kH·kW, H·W·N)
+        cols = matmul(Wt, xg)   # (G, C_out/G·kH·kW, H·W·N)
         # (G, C_out/G·kH·kW, H·W·N) -> (C_out, kH, kW, H, W, N)
         cols = cols.reshape(g * c_out_g, kh, kw, h, w, n)
         return movers.col2im(cols, out_size, s, p, d, b)
 
     def forward_cuda(self, x, W, b=None):
-        return self.forward(x, W, b, movers=CUDA_MOVERS)   # the same steps on our kernels
+        return self.forward(x, W, b, CUDA_MOVERS, cuda_arrays.product)   # on our kernels
 
     def backward(self, gy):
         x, W = self.inputs[:2]
         s, p, d, g = self.stride, self.padding, self.dilation, self.groups
         gx = gW = gb = None
         # ---- gx ----
-        cols = None
         if self.needs_input_grad[0]:
-            conv = Conv2d(s, p, d, g, keep_cols=True)
-            gx = conv(gy, W)
-            if gx.shape == x.shape:
-                cols = conv.cols   # im2col(gy): what gW needs too
-            conv.cols = None   # the node may live on in a graph (create_graph): not its cols
-            gx = _crop(gx, x.shape[2:])
+            gx = _crop(Conv2d(s, p, d, g)(gy, W), x.shape[2:])
         # ---- gW ----
         if self.needs_input_grad[1]:
-            gW = Conv2dGradW(s, p, d, g, W.shape[2:], cols)(gy, x)
+            gW = Conv2dGradW(s, p, d, g, W.shape[2:])(gy, x)   # im2col(gy) again
         # ---- gb ----
         if len(self.inputs) > 2 and self.needs_input_grad[2]:
             gb = sum(gy, (0, 2, 3))
@@ -349,9 +185,11 @@ class Conv2dGradW(Function):
     def __init__(self, stride, padding, dilation, groups, kernel, cols=None):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.kernel = tuple(kernel)
-        self.cols = cols   # im2col(x), when the forward conv already made it
+        # im2col(x) (G, C/G·kH·kW, Hout·Wout·N) if the forward conv saved it (save_cols): held
+        # as long as this node is (under create_graph, until its own backward)
+        self.cols = cols
 
-    def forward(self, x, gy, movers=NUMPY_MOVERS):
+    def forward(self, x, gy, movers=NUMPY_MOVERS, matmul=matmul_groups):
         n, c = x.shape[:2]
         c_out = gy.shape[1]
         g = self.groups
@@ -362,15 +200,14 @@ class Conv2dGradW(Function):
             cols = movers.im2col(x, self.kernel, self.stride, self.padding, self.dilation,
                                  out_size)
             cols = cols.reshape(g, -1, out_size[0] * out_size[1] * n)
-        self.cols = None   # not needed by backward
         # (N, C_out, Hout, Wout) -> (C_out, Hout, Wout, N) -> (G, C_out/G, Hout·Wout·N)
         gyg = movers.to_batch_last(gy).reshape(g, c_out // g, -1)
-        gW = movers.matmul(gyg, cols.transpose(0, 2, 1))   # (G, C_out/G, C/G·kH·kW)
+        gW = matmul(gyg, cols.transpose(0, 2, 1))   # (G, C_out/G, C/G·kH·kW)
         # (G, C_out/G, C/G·kH·kW) -> (C_out, C/G, kH, kW)
         return gW.reshape(c_out, c // g, *self.kernel)
 
     def forward_cuda(self, x, gy):
-        return self.forward(x, gy, movers=CUDA_MOVERS)
+        return self.forward(x, gy, CUDA_MOVERS, cuda_arrays.product)
 
     def backward(self, ggW):
         x, gy = self.inputs
@@ -414,7 +251,7 @@ def _check(op, x, W, b, stride, padding, dilation, groups):
     if b is not None and tuple(b.shape) != (c_out,):
         raise ValueError(f"{op}: bias of shape {tuple(b.shape)} does not match the {c_out} "
                          f"output channels")
-    cuda.kernel_dtype(op, input=x, weight=W, bias=b)
+    kernel_dtype(op, input=x, weight=W, bias=b)
 
 
 # ---- public functions ----
@@ -434,7 +271,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if reach[0] > padded[0] or reach[1] > padded[1]:
         raise ValueError(f"conv2d: kernel size {tuple(weight.shape[2:])} (dilated {reach}) is "
                          f"larger than the padded input size {padded}")
-    fn = Conv2d(s, p, d, groups)
+    fn = Conv2d(s, p, d, groups, save_cols=True)   # NOTE: time over memory (Conv2d.__init__)
     return fn(input, weight) if bias is None else fn(input, weight, bias)
 
 

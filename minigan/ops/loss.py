@@ -3,8 +3,9 @@ import numpy as np
 
 from .. import cuda
 from ..autograd.function import Function
-from ..backend import to_device
+from .. import backend
 from ..tensor import Tensor, as_tensor
+from ._args import kernel_dtype
 from .activation import sigmoid, sigmoid_array, softplus, softplus_array
 from .arith import clamp, log
 from .reduce import mean, sum
@@ -34,7 +35,6 @@ class BCEWithLogits(Function):
             loss = (1 - t) * x + (1 + (self.pos_weight - 1) * t) * sp
         if self.weight is not None:
             loss = loss * self.weight
-        self.count = loss.size   # saved for backward: 'mean' divides the gradient by it
         if self.reduction == "mean":
             return xp.asarray(loss.mean(), dtype=loss.dtype)
         if self.reduction == "sum":
@@ -43,7 +43,6 @@ class BCEWithLogits(Function):
 
     def forward_cuda(self, x, t):
         n = x.size
-        self.count = n
         w, p = _full(self.weight, x), _full(self.pos_weight, x)
         blocks = cuda.blocks_for(n)
         if self.reduction == "none":
@@ -63,7 +62,9 @@ class BCEWithLogits(Function):
 
     def backward(self, gy):
         x, t = self.inputs
-        return BCEWithLogitsGrad(self)(x, t, gy)
+        scale = 1 / x.numel() if self.reduction == "mean" else 1   # 'mean': 1 / count
+        return BCEWithLogitsGrad(self.weight, self.pos_weight, scale,
+                                 wanted=self.needs_input_grad)(x, t, gy)
 
 
 class BCEWithLogitsGrad(Function):
@@ -77,22 +78,21 @@ class BCEWithLogitsGrad(Function):
         g(gy) = c w [ggx (a σ - p t) + ggt ((p - 1) softplus(-x) - x)]   (summed to gy's shape)
     """
 
-    def __init__(self, op):
-        self.weight, self.pos_weight, self.reduction = op.weight, op.pos_weight, op.reduction
-        self.scale = 1 / op.count if op.reduction == "mean" else 1
-        self.needs = op.needs_input_grad   # which of gx, gt to compute (None for the other)
+    def __init__(self, weight, pos_weight, scale, wanted):
+        self.weight, self.pos_weight, self.scale = weight, pos_weight, scale
+        self.wanted = wanted   # (gx?, gt?): which to compute, None for the other
 
     def forward(self, x, t, gy):
         g = gy * self.scale if self.weight is None else gy * self.scale * self.weight
         p = 1 if self.pos_weight is None else self.pos_weight
-        gx = g * ((1 + (p - 1) * t) * sigmoid_array(x) - p * t) if self.needs[0] else None
-        gt = g * ((p - 1) * softplus_array(-x) - x) if self.needs[1] else None
+        gx = g * ((1 + (p - 1) * t) * sigmoid_array(x) - p * t) if self.wanted[0] else None
+        gt = g * ((p - 1) * softplus_array(-x) - x) if self.wanted[1] else None
         return gx, gt
 
     def forward_cuda(self, x, t, gy):
         w, p = _full(self.weight, x), _full(self.pos_weight, x)
-        gx = cuda.empty_like(x) if self.needs[0] else None
-        gt = cuda.empty_like(x) if self.needs[1] else None
+        gx = cuda.empty_like(x) if self.wanted[0] else None
+        gt = cuda.empty_like(x) if self.wanted[1] else None
         cuda.launch("bce_with_logits", "bce_with_logits_backward", x.dtype,
                     cuda.blocks_for(x.size), x, t, cuda.pointer(w), cuda.pointer(p),
                     gy, np.int64(gy.size), cuda.scalar(self.scale, x.dtype), cuda.pointer(gx),
@@ -171,7 +171,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, pos_weight=None
     """Stable ``-[t log σ(x) + (1 - t) log(1 - σ(x))]`` in one op; see ``BCEWithLogits``."""
     target = as_tensor(target, like=input)
     _check_loss_args("binary_cross_entropy_with_logits", input, target, reduction)
-    cuda.kernel_dtype("binary_cross_entropy_with_logits", input=input, target=target)
+    kernel_dtype("binary_cross_entropy_with_logits", input=input, target=target)
     w = _constant(weight, input)
     p = _constant(pos_weight, input)
     return BCEWithLogits(w, p, reduction)(input, target)
@@ -218,7 +218,8 @@ def _constant(value, like):
     if value is None:
         return None
     array = value.data if isinstance(value, Tensor) else value
-    return to_device(array, like.device).astype(like.dtype) if hasattr(array, "astype") \
+    # a copy in like's dtype on like's device, through its namespace (backend.arrays_for)
+    return backend.arrays_for(like.data).array(array, like.dtype) if hasattr(array, "astype") \
         else like.dtype.type(array)
 
 

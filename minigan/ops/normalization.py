@@ -13,6 +13,7 @@ import numpy as np
 from .. import cuda, memory, threads
 from ..autograd.function import Function
 from ..tensor import Tensor, ones, zeros
+from ._args import kernel_dtype
 from .reduce import mean, sum
 from .shape import broadcast_to
 
@@ -124,7 +125,10 @@ class BatchNorm(Function):
 
     def __init__(self, eps, momentum, running_mean, running_var):
         self.eps, self.momentum = eps, momentum
-        self.running_mean, self.running_var = running_mean, running_var   # arrays or None
+        # the module's running statistics (arrays or None), which forward updates in place;
+        # backward never reads them. A pair, not arrays of the node's own: the graph
+        # (``saved_arrays``) lists only what backward saved
+        self.running = (running_mean, running_var)
 
     def forward(self, x, gamma, beta):
         c, m = x.shape[1], x.size // x.shape[1]
@@ -147,13 +151,13 @@ class BatchNorm(Function):
         # saved for backward: x̂ and s = 1/√(σ² + eps) are all it needs besides γ
         self.inv_std = 1 / np.sqrt(var + self.eps)
         self.x_hat = shaped(x_hat)
-        if self.running_mean is not None:
-            self.running_mean *= 1 - self.momentum
-            self.running_mean += self.momentum * mu
-        if self.running_var is not None:
-            self.running_var *= 1 - self.momentum
-            self.running_var += self.momentum * var * (m / (m - 1))
-        self.running_mean = self.running_var = None   # updated; backward does not need them
+        running_mean, running_var = self.running
+        if running_mean is not None:
+            running_mean *= 1 - self.momentum
+            running_mean += self.momentum * mu
+        if running_var is not None:
+            running_var *= 1 - self.momentum
+            running_var += self.momentum * var * (m / (m - 1))
         return shaped(y)
 
     def forward_cuda(self, x, gamma, beta):
@@ -167,14 +171,13 @@ class BatchNorm(Function):
                     *map(np.int64, (n, c, s, parts)))
         # stage 2, one thread per channel: μ, σ², 1/√(σ² + eps) and the running statistics
         cuda.launch("batch_norm", "batch_norm_forward_stats", x.dtype, cuda.blocks_for(c),
-                    partial, mu, var, self.inv_std, cuda.pointer(self.running_mean),
-                    cuda.pointer(self.running_var), cuda.scalar(self.momentum, x.dtype),
-                    cuda.scalar(self.eps, x.dtype), *map(np.int64, (n * s, c, parts)))
+                    partial, mu, var, self.inv_std, *map(cuda.pointer, self.running),
+                    cuda.scalar(self.momentum, x.dtype), cuda.scalar(self.eps, x.dtype),
+                    *map(np.int64, (n * s, c, parts)))
         self.x_hat, y = cuda.empty_like(x), cuda.empty_like(x)
         cuda.launch("batch_norm", "batch_norm_forward_normalize", x.dtype,
                     cuda.blocks_for(x.size), x, mu, self.inv_std, gamma, beta, self.x_hat, y,
                     np.int64(c), np.int64(s), np.int64(x.size))
-        self.running_mean = self.running_var = None   # updated; backward does not need them
         return y
 
     def backward(self, gy):
@@ -292,8 +295,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             raise ValueError(f"batch_norm: {name} has shape {tuple(t.shape)} but the input "
                              f"{tuple(input.shape)} has {channels} channels")
     weight, bias = _affine(input, (channels,), weight, bias)
-    cuda.kernel_dtype("batch_norm", input=input, weight=weight, bias=bias,
-                      running_mean=running_mean, running_var=running_var)
+    kernel_dtype("batch_norm", input=input, weight=weight, bias=bias,
+                 running_mean=running_mean, running_var=running_var)
 
     if training:
         if input.numel() // channels <= 1:

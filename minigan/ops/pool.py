@@ -13,9 +13,9 @@ NOTE: not one (N, C, Hout, Wout, kH, kW) window view reduced over its last two
 axes (im2col's layout): NumPy reduces those short inner axes row by row, and
 that was 2-10× slower than this tap loop for 2×2 windows.
 
-Each gradient is linear in gy, and its adjoint is the op itself (max pooling
-with the winning taps held fixed), so two Functions per op give derivatives of
-any order.
+Each gradient is linear in gy, and its adjoint is the op itself (for max pooling,
+with the winning taps held fixed: ``TakeTaps``), so these Functions give
+derivatives of any order.
 """
 from ..autograd.function import Function
 from ..backend import get_array_module
@@ -70,37 +70,33 @@ class MaxPool2d(Function):
 
         y[n, c, i, j] = max_{u,v} x̃[n, c, s·i + u, s·j + v] = x̃[n, c, s·i + u*, s·j + v*]
         gx = MaxPool2dGrad(gy): gy[n, c, i, j] added at the winning tap (u*, v*)
-    (ties: the first tap in row-major order, as PyTorch). Given ``tap``, the op skips the
-    max and reads those taps: that is MaxPool2dGrad's adjoint.
+    (ties: the first tap in row-major order, as PyTorch).
     """
 
-    def __init__(self, kernel, stride, padding, tap=None):
-        self.kernel, self.stride, self.padding, self.tap = kernel, stride, padding, tap
+    def __init__(self, kernel, stride, padding):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
 
     def forward(self, x):
         xp = self.xp(x)
         self.in_size = x.shape[2:]
         out = out_size(self.in_size, self.kernel, self.stride, self.padding)
         # NOTE: pad with -∞, so a padded tap never wins (padding ≤ kernel / 2 leaves every
-        # window a real value); with the taps given, nothing is compared and 0 will do.
-        img = pad(x, self.padding, -xp.inf if self.tap is None else 0)
+        # window a real value)
+        img = pad(x, self.padding, -xp.inf)
         views = [img[index] for index in taps(self.kernel, self.stride, out)]   # (N, C, Hout, Wout)
-        if self.tap is not None:
-            y = xp.zeros(views[0].shape, dtype=x.dtype)
-            for t, view in enumerate(views):
-                y = xp.where(self.tap == t, view, y)
-            return y
         y = views[0].copy()
         for view in views[1:]:
             xp.maximum(y, view, out=y)
         # saved for backward: the winning tap, (N, C, Hout, Wout); the first that holds the max
-        self.tap = xp.full(y.shape, len(views) - 1, dtype=xp.int32)
+        winner = xp.full(y.shape, len(views) - 1, dtype=xp.int32)
         for t in range(len(views) - 2, -1, -1):
-            self.tap = xp.where(views[t] == y, xp.int32(t), self.tap)
+            winner = xp.where(views[t] == y, xp.int32(t), winner)
+        self.winner = winner
         return y
 
     def backward(self, gy):
-        return MaxPool2dGrad(self.kernel, self.stride, self.padding, self.tap, self.in_size)(gy)
+        return MaxPool2dGrad(self.kernel, self.stride, self.padding, self.winner,
+                             self.in_size)(gy)
 
 
 class MaxPool2dGrad(Function):
@@ -108,21 +104,46 @@ class MaxPool2dGrad(Function):
 
         gx[n, c, s·i + u*, s·j + v*] += gy[n, c, i, j]      (summed where windows overlap)
     Linear in gy; its adjoint reads ggx at the same taps:
-        ggy = MaxPool2d(tap)(ggx)
+        ggy = TakeTaps(winner)(ggx)
     """
 
-    def __init__(self, kernel, stride, padding, tap, in_size):
-        self.kernel, self.stride, self.padding, self.tap = kernel, stride, padding, tap
-        self.in_size = in_size
+    def __init__(self, kernel, stride, padding, winner, in_size):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.winner, self.in_size = winner, in_size
 
     def forward(self, gy):
         gx = canvas(gy, self.in_size, self.padding)
         for t, index in enumerate(taps(self.kernel, self.stride, gy.shape[2:])):
-            gx[index] += gy * (self.tap == t)
+            gx[index] += gy * (self.winner == t)
         return crop(gx, self.in_size, self.padding)
 
     def backward(self, ggx):
-        return MaxPool2d(self.kernel, self.stride, self.padding, self.tap)(ggx)
+        return TakeTaps(self.kernel, self.stride, self.padding, self.winner, self.in_size)(ggx)
+
+
+class TakeTaps(Function):
+    """Max pooling with the winning taps held fixed: each window's value at a given tap.
+
+        y[n, c, i, j] = x̃[n, c, s·i + u*, s·j + v*]      (u*, v*) = winner[n, c, i, j]
+    MaxPool2dGrad's adjoint, and linear in x: its gradient is MaxPool2dGrad with the same taps.
+    """
+
+    def __init__(self, kernel, stride, padding, winner, in_size):
+        self.kernel, self.stride, self.padding = kernel, stride, padding
+        self.winner, self.in_size = winner, in_size
+
+    def forward(self, x):
+        xp = self.xp(x)
+        # NOTE: no winning tap is in the padding (-∞ lost there in MaxPool2d): 0 will do
+        img = pad(x, self.padding, 0)
+        y = xp.zeros(self.winner.shape, dtype=x.dtype)
+        for t, index in enumerate(taps(self.kernel, self.stride, y.shape[2:])):
+            y = xp.where(self.winner == t, img[index], y)   # (N, C, Hout, Wout)
+        return y
+
+    def backward(self, gy):
+        return MaxPool2dGrad(self.kernel, self.stride, self.padding, self.winner,
+                             self.in_size)(gy)
 
 
 class AvgPool2d(Function):
