@@ -3,12 +3,16 @@
 A script describes itself in a ``TrainingScript`` subclass (its defaults, its own flags,
 its models and its step) and calls ``main(MyScript())``. The skeleton does the rest:
 parse the flags, settle the device and the defaults (a resumed run takes the settings
-left out from its checkpoint), load the data, build a ``minigan.training.TrainingRun``,
-run it, and turn every error a user can fix into one line on stderr and an exit code
-(2; 130 for Ctrl-C). The library raises typed errors that name no flag; the hints that
-do are here, in ``HINTS``.
+left out from its checkpoint), load the data, build a ``minigan.training.Trainer`` of the
+script's step with the extensions every run has (sample grids, metrics.csv, losses.png,
+checkpoints, the FID, the progress line, the NaN guard, the time limit), run it, and turn
+every error a user can fix into one line on stderr and an exit code (2; 130 for Ctrl-C).
+The library raises typed errors that name no flag; the hints that do are here, in
+``HINTS``.
 """
 import argparse
+import copy
+import math
 import os
 import sys
 
@@ -18,8 +22,8 @@ except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
     import minigan
 from minigan import training
-from minigan.data import (SOURCES, BatchStream, DatasetError, DatasetFormatError, DownloadError,
-                          load_image_dataset)
+from minigan.data import (SOURCES, BatchStream, DataFolderError, DatasetError, DatasetFormatError,
+                          DownloadError, load_image_dataset)
 
 EXIT_ERROR, EXIT_INTERRUPTED = 2, 130
 
@@ -43,6 +47,11 @@ HINTS = {
                         "files (--data-dir)",
     training.EvaluationError: "--eval-classifier takes a checkpoint written by "
                               "examples/train_classifier.py for the run's images",
+    training.RunFolderError: "pass --out a folder, or the name of one to make",
+    DataFolderError: "pass --data-dir the folder that holds the dataset, or leave out "
+                     "--data-dir to search the usual places",
+    DatasetFormatError: "replace the file, or delete it to download it again",
+    DatasetError: "see --dataset and --data-dir",
 }
 
 
@@ -72,6 +81,33 @@ def with_hint(error):
     return f"{text}; " + hint.format(resume=getattr(error, "resume", "--resume auto"))
 
 
+def flag(name):
+    """The flag of a setting: 'batch_size' -> '--batch-size'."""
+    return "--" + name.replace("_", "-")
+
+
+# What each kind of range in ``check_ranges`` allows, and how its message says it.
+RANGES = {"at_least_1": (lambda v: v >= 1, "must be at least 1"),
+          "at_least_0": (lambda v: v >= 0, "must be at least 0"),
+          "non_negative": (lambda v: math.isfinite(v) and v >= 0, "must be a number, at least 0"),
+          "positive": (lambda v: math.isfinite(v) and v > 0, "must be a positive number"),
+          "fraction": (lambda v: 0 <= v < 1, "must be in [0, 1)")}
+
+
+def check_ranges(args, **names):
+    """UsageError naming the first flag whose value is out of its range. ``names``: a kind
+    of ``RANGES`` -> the settings of ``args`` in it; a setting left out (None) is skipped.
+
+        check_ranges(args, at_least_1=("batch_size", "limit"), fraction=("beta1",))
+    """
+    for kind, settings in names.items():
+        ok, what = RANGES[kind]
+        for name in settings:
+            value = getattr(args, name, None)
+            if value is not None and not ok(value):
+                raise UsageError(f"{flag(name)} {what}")
+
+
 def resolve_device(name):
     """'auto' -> 'cuda' where there is a GPU, else 'cpu'; 'cuda' without one is an error."""
     if name == "auto":
@@ -95,15 +131,18 @@ class TrainingScript:
                               # ``steps`` and ``time_limit`` (minutes)
     gpu_epochs = 10           # the bare run's length on a GPU
     image_sizes = (28, 64)
-    at_least_1 = ()           # flags of the script's own that must be at least 1
+    at_least_1 = ()           # settings of the script's own that must be at least 1,
+    non_negative = ()         # a finite number at least 0,
+    fraction = ()             # in [0, 1) (see ``check_ranges``)
     plot = ("loss_D", "loss_G")   # the columns drawn in losses.png
     title = "GAN losses"
 
     def add_flags(self, parser):
         """The script's own flags."""
 
-    def check(self, args):
-        """Raise UsageError for a bad combination of the script's own settings."""
+    def check(self, args, device):
+        """Raise UsageError for a bad combination of the script's own settings (their
+        ranges are checked already), or one that ``device`` cannot run."""
 
     def batches_per_step(self, args):
         return 1
@@ -207,14 +246,19 @@ def settle(script, args, device, saved):
             args.steps = script.cpu_defaults["steps"]
         else:
             args.epochs = script.gpu_epochs
-    for name in ("batch_size", "nz", "ngf", "ndf", "steps", "epochs", *script.at_least_1):
-        if getattr(args, name, None) is not None and getattr(args, name) < 1:
-            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    check_ranges(args, at_least_1=("batch_size", "nz", "ngf", "ndf", "steps", "epochs", "limit",
+                                   "log_every", *script.at_least_1),
+                 at_least_0=("sample_every", "checkpoint_every"),
+                 non_negative=script.non_negative,
+                 positive=("lr", "time_limit"), fraction=("beta1", "beta2", *script.fraction))
     if args.eval_samples < 2:
         raise UsageError("--eval-samples must be at least 2")
-    if args.lr <= 0 or (args.time_limit or 1) <= 0:
-        raise UsageError("--lr and --time-limit must be positive")
-    script.check(args)
+    if args.out == "":
+        raise UsageError("--out is empty: give it a folder, or leave it out")
+    if args.eval_classifier and not os.path.isfile(args.eval_classifier):
+        raise UsageError(f"{args.eval_classifier}: no such file; "
+                         + HINTS[training.EvaluationError])
+    script.check(args, device)
 
 
 def choose_out(script, args):
@@ -237,10 +281,10 @@ def load_batches(args, device, batches_per_step):
     try:
         data = load_image_dataset(args.dataset, args.data_dir, args.image_size, args.limit,
                                   log=print)
-    except DownloadError:
-        raise
-    except (ValueError, OSError) as e:   # DatasetError is a ValueError
-        raise UsageError(with_dataset_hint(e)) from None
+    except (DatasetError, DownloadError):
+        raise   # their hints are in HINTS
+    except (ValueError, OSError) as e:
+        raise UsageError(f"{str(e).rstrip('.')} (see --dataset and --data-dir)") from None
     print(f"data: {data.name}, {len(data.images)} images of "
           f"{'x'.join(map(str, data.images.shape[1:]))}, from {data.source}")
     steps_per_epoch = len(data.images) // args.batch_size // batches_per_step
@@ -252,31 +296,29 @@ def load_batches(args, device, batches_per_step):
     return data, batches, steps_per_epoch, total
 
 
-def with_dataset_hint(error):
-    text = str(error).rstrip(".")
-    if isinstance(error, DatasetFormatError):
-        return text + "; replace the file, or delete it to download it again"
-    return text + " (see --dataset and --data-dir)"
-
-
-def classifier_evaluation(args, data, G, device):
-    """With --eval-classifier: the ``evaluate`` hook of a TrainingRun (the FID at each
-    checkpoint); else None."""
+def fid_extensions(args, data, G, device, metrics, at_checkpoints):
+    """With --eval-classifier: the classifier-FID of ``G`` at each checkpoint, as a Score
+    and its ScorePlot (fid.png); else none."""
     if not args.eval_classifier:
-        return None
+        return []
     real, described = training.fid_reference(data, log=print)
     fid_of = training.ClassifierFID(args.eval_classifier, real, args.nz, args.eval_samples,
                                     device, seed=args.seed)
     print(f"FID at each checkpoint: {args.eval_samples} samples vs {described}, features "
           f"of {args.eval_classifier}")
-    return lambda step: {"fid": fid_of(G)}
+    return [(training.Score(lambda: fid_of(G), "fid"), at_checkpoints),
+            (training.ScorePlot(metrics, args.out, "fid"), at_checkpoints)]
 
 
-def train(script, argv=None, callbacks=()):
-    """The whole run of a training example; ``callbacks`` go to the TrainingRun (tests)."""
+def train(script, argv=None):
+    """The whole run of a training example: a ``minigan.training.Trainer`` of the script's
+    step, with the extensions every GAN run has."""
     args = parse(script, argv)
     device = resolve_device(args.device)
+    # the flags given (the rest at their defaults), checked before a folder is chosen
+    settle(script, copy.copy(args), device, None)
     choose_out(script, args)
+    training.check_folder(args.out)
     ckpt_path = training.find_checkpoint(args.resume, args.out)
     ckpt = training.load_checkpoint(ckpt_path) if ckpt_path else None
     settle(script, args, device, ckpt["config"] if ckpt else None)
@@ -287,32 +329,50 @@ def train(script, argv=None, callbacks=()):
     arch = script.arch(args, data.images.shape[1])
     models, optimizers = script.build(arch, args, device)
     fixed_z = minigan.randn(64, args.nz, device=device)
-
     config = {k: getattr(args, k) for k in script.defaults}
     config.update(dataset=data.name, steps=total)
-    evaluate = classifier_evaluation(args, data, models["G"], device)
-    run = training.TrainingRun(
-        args.out, models, optimizers, batches, total, arch, config, fixed_z,
-        columns=script.columns(args) + (["fid"] if evaluate else []),
-        sample_every=args.sample_every, checkpoint_every=args.checkpoint_every,
-        log_every=args.log_every, plot=script.plot,
-        title=f"{script.title} ({data.name}, batch {args.batch_size})",
-        time_limit=None if args.time_limit is None else 60 * args.time_limit,
-        evaluate=evaluate, callbacks=callbacks)
+
+    # ---- the trainer: the script's step; the rest, extensions with their triggers ----
+    trainer = training.Trainer(script.make_step(models, optimizers, batches, args, device),
+                               total, epoch=lambda: batches.epoch + 1)
+    at_samples = training.Interval(args.sample_every)
+    at_checkpoints = training.Interval(args.checkpoint_every)
+    out = args.out
+    columns = script.columns(args) + (["fid"] if args.eval_classifier else [])
+    metrics = trainer.extend(training.MetricsCSV(os.path.join(out, "metrics.csv"), columns))
+    trainer.extend(training.NonFiniteGuard())
+    if args.time_limit is not None:
+        trainer.extend(training.TimeLimit(60 * args.time_limit))
+    samples = trainer.extend(training.SampleGrid(out, models["G"], fixed_z,
+                                                 real=data.images[:len(fixed_z)]), at_samples)
+    trainer.extend(training.LossPlot(metrics, os.path.join(out, "losses.png"), script.plot,
+                                     f"{script.title} ({data.name}, batch {args.batch_size})"),
+                   at_samples)
+    for extension, trigger in fid_extensions(args, data, models["G"], device, metrics,
+                                             at_checkpoints):
+        trainer.extend(extension, trigger)
+    checkpoint = trainer.extend(training.Checkpoint(
+        out, {"models": models, "optimizers": optimizers, "data": batches, "fixed_z": samples},
+        arch, config), at_checkpoints)
+    trainer.extend(training.ProgressLine(args.log_every))
+
     if ckpt:
-        run.restore(ckpt)
-        print(f"resuming from {ckpt_path} at step {run.step}")
+        checkpoint.resume(trainer, ckpt)
+        print(f"resuming from {ckpt_path} at step {trainer.step}")
+    if trainer.step >= total:
+        print(f"nothing to do: the run is at step {trainer.step} of {total}")
+        return
     print(f"{training.describe_arch(arch)} on {device}: {total} steps of batch "
           f"{args.batch_size} ({total / steps_per_epoch:.1f} epochs), {script.describe(args)}"
           + (f", at most {args.time_limit:g} min" if args.time_limit else "")
-          + f"; writing to {args.out}", flush=True)
-    resume = f"--resume auto --out {args.out}"
+          + f"; writing to {out}", flush=True)
+    resume = f"--resume auto --out {out}"
     try:
-        run.run(script.make_step(models, optimizers, batches, args, device))
+        trainer.run()
     except training.Interrupted as e:
         e.resume = resume
         raise
-    if run.stopped_early:
+    if trainer.stop_reason:
         print(f"continue with {resume}", flush=True)
 
 

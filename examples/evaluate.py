@@ -22,10 +22,10 @@ import time
 
 import numpy as np
 
-from cli import UsageError, resolve_device, run   # first: it finds minigan in a checkout
+from cli import UsageError, check_ranges, resolve_device, run   # first: it finds minigan
 import minigan
-from minigan import metrics
-from minigan.data import load_mnist_like, to_unit_range
+from minigan import metrics, training
+from minigan.data import SOURCES, to_tanh_range
 from minigan.models import DCGANGenerator, MLPGenerator, load_classifier
 
 STATE_KEYS = ("generator", "G", "netG", "models", "state_dict", "model")
@@ -94,8 +94,36 @@ def generate(generator, latent, n, batch_size, device):
     return np.concatenate(out)
 
 
+def check_settings(args):
+    """UsageError for a flag out of its range, or a --json that cannot be written: all
+    checked before the scoring."""
+    check_ranges(args, at_least_1=("batch_size",))
+    if args.num_samples < 2:
+        raise UsageError("--num-samples must be at least 2 (a covariance)")
+    if args.json is None:
+        return
+    if args.json == "" or os.path.isdir(args.json):
+        raise UsageError(f"--json {args.json!r} is not a file's path")
+    try:
+        training.check_folder(os.path.dirname(args.json) or ".", what="the JSON file's folder")
+    except training.RunFolderError as e:
+        raise UsageError(f"{e}; --json takes a file's path") from None
+
+
+def load_test_and_train(dataset, data_dir):
+    """The uint8 test and training images (N, 28, 28) of a set with a test split, read by
+    its source (``SOURCES``): in ``data_dir``, else the usual places."""
+    source = SOURCES.get(dataset)
+    if source is None or not source.test_files:
+        labeled = ", ".join(name for name, s in SOURCES.items() if s.test_files)
+        raise UsageError(f"{dataset} has no labeled test split; --dataset takes one of "
+                         f"{labeled}")
+    return (source.load_split("test", data_dir)[0], source.load_split("train", data_dir)[0])
+
+
 def main(argv=None):
     args = parse_args(argv)
+    check_settings(args)
     args.device = resolve_device(args.device)
     minigan.manual_seed(args.seed)
     t_start = time.perf_counter()
@@ -103,11 +131,10 @@ def main(argv=None):
         classifier = load_classifier(args.classifier).to(args.device)
         dataset = args.dataset or classifier.meta.get("dataset", "fashion-mnist")
         generator, latent = load_generator(args.generator, args.device)
-        test_images, _ = load_mnist_like(dataset, args.data_dir, "test")
-        train_images, _ = load_mnist_like(dataset, args.data_dir, "train")
+        test_images, train_images = load_test_and_train(dataset, args.data_dir)
     except (ValueError, OSError) as e:   # a file not found, damaged, or of another kind
         raise UsageError(" ".join(str(e).split())) from None
-    real = to_unit_range(test_images)                        # (N, 1, 28, 28) in [-1, 1]
+    real = to_tanh_range(test_images[:, None])   # (N, 28, 28) -> (N, 1, 28, 28) in [-1, 1]
     fake = generate(generator, latent, args.num_samples, args.batch_size, args.device)
     if fake.shape[1:] != real.shape[1:]:
         raise UsageError(f"generated images of shape {fake.shape[1:]} do not match the "
@@ -141,6 +168,7 @@ def main(argv=None):
                    histogram=[int(c) for c in hist], missing=missing, num_samples=len(fake),
                    dataset=dataset, generator=args.generator, classifier=args.classifier)
     if args.json:
+        training.make_folder(args.json, parent=True)   # checked: RunFolderError only on a race
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
     return results

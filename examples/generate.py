@@ -52,6 +52,8 @@ def main(argv=None):
     if min(args.n, args.nrow, args.rows, args.frames) < 1:
         raise UsageError("--n, --nrow, --rows and --frames must be at least 1")
     device = resolve_device(args.device)
+    if args.out is not None:   # RunFolderError, and its hint, before anything is read
+        training.check_folder(args.out, what="an output folder")
     try:
         path = training.find_checkpoint(args.checkpoint, args.checkpoint)
     except training.CheckpointNotFound as e:   # its hint speaks of --resume: not ours
@@ -69,7 +71,7 @@ def main(argv=None):
         raise UsageError(f"checkpoint {path} has no generator that fits its own architecture "
                          f"({e})") from None
     out = args.out or os.path.dirname(os.path.abspath(path))
-    os.makedirs(out, exist_ok=True)
+    training.make_folder(out)
 
     rng = np.random.default_rng(args.seed)
     nz = ckpt["arch"]["nz"]

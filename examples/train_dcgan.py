@@ -38,7 +38,8 @@ class DCGAN(TrainingScript):
                     eval_samples=10000)
     cpu_defaults = dict(ngf=32, ndf=32, batch_size=64, eval_samples=2000, steps=3000,
                         time_limit=9.0)  # < 10 min
-    at_least_1 = ("d_steps", "r1_every")
+    at_least_1, non_negative = ("d_steps", "r1_every"), ("r1_gamma",)
+    fraction = ("label_smoothing",)
 
     def add_flags(self, p):
         a = p.add_argument
@@ -54,11 +55,9 @@ class DCGAN(TrainingScript):
           "training step once as a CUDA graph and replay it: one launch a step (R1's steps stay "
           "eager; default off until it has run on a real GPU)")
 
-    def check(self, args):
-        if not 0 <= args.label_smoothing < 1:
-            raise UsageError("--label-smoothing must be in [0, 1)")
-        if args.r1_gamma < 0:
-            raise UsageError("--r1-gamma must be at least 0")
+    def check(self, args, device):
+        if args.cuda_graph and device != "cuda":
+            raise UsageError("--cuda-graph needs a GPU (the device here is the CPU)")
 
     def batches_per_step(self, args):
         return args.d_steps
@@ -121,8 +120,6 @@ class DCGAN(TrainingScript):
             return values
 
         # --cuda-graph: the step captured once, then replayed (R1's steps run eagerly)
-        if args.cuda_graph and device != "cuda":
-            raise UsageError("--cuda-graph needs a GPU (the device here is the CPU)")
         captured = minigan.cuda.CapturedStep(body, inputs) if args.cuda_graph else None
 
         def step(i):

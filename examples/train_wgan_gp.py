@@ -26,7 +26,7 @@ minutes for the 600 steps on 2 quiet cores; Fashion-MNIST then shows garment sil
 not yet details). A run stopped by the time limit ends as cleanly as a finished one, and
 --resume auto continues it.
 """
-from cli import TrainingScript, UsageError, main   # first: it finds minigan in a checkout
+from cli import TrainingScript, main   # first: it finds minigan in a checkout
 import minigan
 from minigan.penalties import gradient_penalty
 
@@ -42,7 +42,7 @@ class WGANGP(TrainingScript):
                     checkpoint_every=250, log_every=25, eval_classifier=None,
                     eval_samples=10000)
     cpu_defaults = dict(ngf=32, ndf=32, eval_samples=2000, steps=600, time_limit=9.0)
-    at_least_1 = ("n_critic",)
+    at_least_1, non_negative = ("n_critic",), ("lambda_gp",)
     plot = ("loss_D", "loss_G", "W")
 
     def add_flags(self, p):
@@ -52,10 +52,6 @@ class WGANGP(TrainingScript):
         a("--lambda-gp", type=float, help="λ, the weight of the gradient penalty (default 10)")
         a("--norm", choices=("layer", "none"), help="the critic's normalization (default "
           "layer)")
-
-    def check(self, args):
-        if args.lambda_gp < 0:
-            raise UsageError("--lambda-gp must be at least 0")
 
     def batches_per_step(self, args):
         return args.n_critic

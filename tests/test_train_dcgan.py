@@ -1,4 +1,5 @@
-"""examples/train_dcgan.py and examples/generate.py end to end, as subprocesses.
+"""examples/train_dcgan.py and examples/generate.py end to end: as subprocesses where a
+fresh process matters (a resume, Ctrl-C, the outputs a user finds), else in this process.
 
 Tiny models (ngf = ndf = 8), batches of 8 and a few steps on the synthetic set or
 generated IDX files, so the whole file runs in well under a minute on 2 cores.
@@ -8,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,31 +16,14 @@ from PIL import Image
 
 import minigan
 from helpers import GPUS
+from script_runs import (ROOT, TINY, TRAIN, assert_one_line_error, env, run, train,
+                         train_here)
 from minigan.data import write_idx
 from minigan.models import Classifier
 from minigan.models.classifier import save_classifier
 from minigan.serialization import leaves
 
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ROOT / "examples" / "train_dcgan.py"
 GENERATE = ROOT / "examples" / "generate.py"
-TINY = ["--dataset", "synthetic", "--limit", "64", "--ngf", "8", "--ndf", "8",
-        "--batch-size", "8", "--device", "cpu", "--log-every", "2"]
-
-
-def env(**extra):
-    e = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    e.update(extra)
-    return e
-
-
-def run(script, *args, cwd, timeout=120, **extra_env):
-    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, env=env(**extra_env), cwd=cwd)
-
-
-def train(*args, cwd, **extra_env):
-    return run(TRAIN, *args, cwd=cwd, **extra_env)
 
 
 def params(path):
@@ -52,16 +35,6 @@ def params(path):
 def read_metrics(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
-
-
-def assert_one_line_error(result, *parts):
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for part in parts:
-        assert part in lines[0], (part, lines[0])
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -135,8 +108,8 @@ def test_generate_writes_samples_and_an_interpolation(finished, tmp_path):
     assert_one_line_error(run(GENERATE, tmp_path / "none.npz", cwd=tmp_path), "no such file")
 
 
-def test_help_documents_every_flag(tmp_path):
-    result = train("--help", cwd=tmp_path)
+def test_help_documents_every_flag(tmp_path, train_here):
+    result = train_here("--help", cwd=tmp_path)
     assert result.returncode == 0
     for flag in ("--dataset", "--data-dir", "--image-size", "--batch-size", "--epochs",
                  "--steps", "--lr", "--beta1", "--beta2", "--nz", "--ngf", "--ndf", "--d-steps",
@@ -180,6 +153,7 @@ def test_resume_is_exact(tmp_path, classifier):
     assert again.returncode == 0 and "nothing to do" in again.stdout
 
 
+@pytest.mark.slow   # 30 s on the emulator; test_training.py's toy resumes on it quickly
 def test_a_gpu_run_resumes_exactly_and_follows_the_cpu(gpu_kind, tmp_path, request):
     """--device cuda, on the emulated GPU (tests/cuda_emu) and on a real one where present:
     models moved to the device, kernels, checkpoints of device arrays and a resume. 4 steps
@@ -246,23 +220,28 @@ def test_ctrl_c_writes_a_checkpoint_and_resume_finishes(tmp_path):
 # ---- guards: one line, exit code 2, no traceback ----
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    """In process: the script's own run, with a callback that poisons the weights before step 3."""
+    """In process: the script's own step, after the weights are poisoned before step 3."""
     monkeypatch.syspath_prepend(str(ROOT / "examples"))
     import cli
     import train_dcgan
 
-    class PoisonBefore3:
-        def before_step(self, run, step):
-            if step == 3:
-                for model in run.models.values():
-                    for p in model.parameters():
-                        p.data[...] = float("nan")
+    class PoisonedBefore3(train_dcgan.DCGAN):
+        def make_step(self, models, optimizers, batches, args, device):
+            step = super().make_step(models, optimizers, batches, args, device)
+
+            def poisoned(i):
+                if i == 3:
+                    for model in models.values():
+                        for p in model.parameters():
+                            p.data[...] = float("nan")
+                return step(i)
+            return poisoned
 
     monkeypatch.chdir(tmp_path)
     argv = [*TINY, "--steps", "6", "--checkpoint-every", "2", "--sample-every", "0",
             "--out", "out"]
     with pytest.raises(SystemExit) as info:
-        cli.run(lambda argv: cli.train(train_dcgan.DCGAN(), argv, [PoisonBefore3()]), argv)
+        cli.main(PoisonedBefore3(), argv)
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.count("\n") == 1, err
     assert "step 3: loss_D = nan" in err and "checkpoint-0000002.npz" in err
@@ -271,9 +250,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
         "checkpoint-0000002.npz"]
 
 
-def test_the_time_limit_ends_cleanly_and_says_how_to_continue(tmp_path):
-    result = train(*TINY, "--steps", "100", "--time-limit", "0.0001", "--sample-every", "0",
-                   "--out", "out", cwd=tmp_path)
+def test_the_time_limit_ends_cleanly_and_says_how_to_continue(tmp_path, train_here):
+    result = train_here(*TINY, "--steps", "100", "--time-limit", "0.0001",
+                        "--sample-every", "0", "--out", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[-2].startswith("stopped at the time limit (0:00) after step 1 of 100")
@@ -281,81 +260,45 @@ def test_the_time_limit_ends_cleanly_and_says_how_to_continue(tmp_path):
     assert (tmp_path / "out" / "checkpoint-0000001.npz").exists()
 
 
-def test_a_bare_run_twice_starts_the_next_free_folder(tmp_path):
-    first = train(*TINY, "--steps", "1", cwd=tmp_path)
+def test_a_bare_run_twice_starts_the_next_free_folder(tmp_path, train_here):
+    first = train_here(*TINY, "--steps", "1", cwd=tmp_path)
     assert first.returncode == 0, first.stdout + first.stderr
-    second = train(*TINY, "--steps", "1", cwd=tmp_path)
+    second = train_here(*TINY, "--steps", "1", cwd=tmp_path)
     assert second.returncode == 0, second.stdout + second.stderr
     assert second.stdout.splitlines()[0] == (
         f"{os.path.join('runs', 'dcgan')} already holds a run: starting a new one in "
         f"{os.path.join('runs', 'dcgan-2')} (--resume auto continues the other)")
     for name in ("dcgan", "dcgan-2"):
         assert (tmp_path / "runs" / name / "checkpoint-0000001.npz").exists()
-    resumed = train(*TINY, "--steps", "2", "--resume", "auto", cwd=tmp_path)
+    resumed = train_here(*TINY, "--steps", "2", "--resume", "auto", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert (tmp_path / "runs" / "dcgan" / "checkpoint-0000002.npz").exists()
 
 
-def test_wrong_data_dir(tmp_path):
-    assert_one_line_error(train("--data-dir", tmp_path / "missing", cwd=tmp_path),
-                          "missing does not exist")
-    assert_one_line_error(train("--dataset", "mnist", "--data-dir", tmp_path, cwd=tmp_path),
-                          "holds no train-images-idx3-ubyte", "pass the folder that holds them")
-
-
-def test_cuda_graph_on_a_cpu_is_one_line_and_no_cuda_graph_runs(tmp_path):
-    assert_one_line_error(train(*TINY, "--steps", "1", "--device", "cpu", "--cuda-graph",
-                                cwd=tmp_path), "--cuda-graph needs a GPU")
-    result = train(*TINY, "--steps", "1", "--device", "cpu", "--no-cuda-graph", "--out", "out",
-                   cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_corrupt_idx_file(tmp_path):
-    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(20, np.uint8))
-    raw = bytes([0, 0, 8, 3]) + np.array([20, 28, 28], ">u4").tobytes() + bytes(100)
-    (tmp_path / "train-images-idx3-ubyte").write_bytes(raw)
-    assert_one_line_error(train("--dataset", "mnist", "--data-dir", tmp_path, cwd=tmp_path),
-                          "train-images-idx3-ubyte: header says 20x28x28 = 15680 bytes but "
-                          "the file has 100", "replace the file")
-
-
-def test_corrupt_checkpoint(finished, tmp_path):
+def test_corrupt_checkpoint(finished, tmp_path, train_here):
     out, _ = finished
     raw = (out / "checkpoint-0000004.npz").read_bytes()
     (tmp_path / "checkpoint-0000009.npz").write_bytes(raw[:len(raw) // 2])
-    assert_one_line_error(train(*TINY, "--out", tmp_path, "--resume", "auto", cwd=tmp_path),
-                          "checkpoint-0000009.npz is damaged", "delete it")
+    assert_one_line_error(train_here(*TINY, "--out", tmp_path, "--resume", "auto",
+                                     cwd=tmp_path), "checkpoint-0000009.npz is damaged",
+                          "delete it")
 
 
-def test_checkpoint_of_another_architecture(finished, tmp_path):
+def test_checkpoint_of_another_architecture(finished, tmp_path, train_here):
     out, _ = finished
     ckpt = out / "checkpoint-0000004.npz"
     assert_one_line_error(
-        train(*TINY, "--ngf", "16", "--out", tmp_path, "--resume", ckpt, cwd=tmp_path),
+        train_here(*TINY, "--ngf", "16", "--out", tmp_path, "--resume", ckpt, cwd=tmp_path),
         "holds dcgan28 (nz 100, ngf 8, ndf 8, 1 channel) but this run builds dcgan28 "
         "(nz 100, ngf 16, ndf 8, 1 channel)")
-    assert_one_line_error(train(*TINY, "--image-size", "64", "--out", tmp_path, "--resume",
-                                ckpt, cwd=tmp_path), "builds dcgan64")
+    assert_one_line_error(train_here(*TINY, "--image-size", "64", "--out", tmp_path,
+                                     "--resume", ckpt, cwd=tmp_path), "builds dcgan64")
 
 
-def test_a_fresh_run_does_not_overwrite_another(finished, tmp_path):
+def test_a_fresh_run_does_not_overwrite_another(finished, tmp_path, train_here):
     out, _ = finished
-    assert_one_line_error(train(*TINY, "--out", out, cwd=tmp_path), "already holds a run",
-                          "--resume auto")
-
-
-@pytest.mark.skipif(minigan.cuda.is_available(), reason="a GPU is present")
-def test_cuda_without_cupy_or_gpu(tmp_path):
-    assert_one_line_error(train("--device", "cuda", cwd=tmp_path), "device 'cuda' requested",
-                          "--device cpu")
-
-
-def test_bad_numbers(tmp_path):
-    assert_one_line_error(train(*TINY, "--label-smoothing", "1", cwd=tmp_path),
-                          "--label-smoothing")
-    assert_one_line_error(train(*TINY, "--batch-size", "100", cwd=tmp_path),
-                          "64 images make no step")
+    assert_one_line_error(train_here(*TINY, "--out", out, cwd=tmp_path),
+                          "already holds a run", "--resume auto")
 
 
 # ---- options ----
@@ -383,32 +326,25 @@ def test_fid_at_each_checkpoint_leaves_training_untouched(finished, classifier, 
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
 
 
-def test_fid_compares_with_the_test_set(classifier, tmp_path):
+def test_fid_compares_with_the_test_set(classifier, tmp_path, train_here):
     rng = np.random.default_rng(0)
     for split, n in (("train", 16), ("t10k", 20)):
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", images)
         write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", np.zeros(n, np.uint8))
-    result = train("--dataset", "fashion-mnist", "--data-dir", tmp_path, "--ngf", "8", "--ndf",
-                   "8", "--batch-size", "8", "--steps", "1", "--out", "out", "--device", "cpu",
-                   "--eval-classifier", classifier, "--eval-samples", "8", cwd=tmp_path)
+    result = train_here("--dataset", "fashion-mnist", "--data-dir", tmp_path, "--ngf", "8",
+                        "--ndf", "8", "--batch-size", "8", "--steps", "1", "--out", "out",
+                        "--device", "cpu", "--eval-classifier", classifier,
+                        "--eval-samples", "8", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "8 samples vs the 20 fashion-mnist test images" in result.stdout
     row, = read_metrics(tmp_path / "out" / "metrics.csv")
     assert np.isfinite(float(row["fid"]))
 
 
-def test_bad_eval_classifier(finished, tmp_path):
-    assert_one_line_error(train(*TINY, "--eval-classifier", "none.npz", cwd=tmp_path),
-                          "none.npz: no such file", "--eval-classifier takes a checkpoint")
-    assert_one_line_error(train(*TINY, "--eval-classifier", finished[0] / "checkpoint-0000004.npz",
-                                cwd=tmp_path), "is not a classifier checkpoint")
-    assert_one_line_error(train(*TINY, "--eval-samples", "1", cwd=tmp_path), "--eval-samples")
-
-
-def test_r1_penalty_is_logged_every_n_steps(tmp_path):
-    result = train(*TINY, "--steps", "4", "--r1-gamma", "10", "--r1-every", "2",
-                   "--sample-every", "0", "--out", "out", cwd=tmp_path)
+def test_r1_penalty_is_logged_every_n_steps(tmp_path, train_here):
+    result = train_here(*TINY, "--steps", "4", "--r1-gamma", "10", "--r1-every", "2",
+                        "--sample-every", "0", "--out", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     rows = read_metrics(tmp_path / "out" / "metrics.csv")
     assert [r["r1"] for r in rows][0::2] == ["", ""]
@@ -416,27 +352,27 @@ def test_r1_penalty_is_logged_every_n_steps(tmp_path):
     assert all(np.isfinite(v) and v > 0 for v in r1)
 
 
-def test_folder_of_rgb_images_at_64(tmp_path):
+def test_folder_of_rgb_images_at_64(tmp_path, train_here):
     rng = np.random.default_rng(0)
     (tmp_path / "faces").mkdir()
     for i in range(6):
         Image.fromarray(rng.integers(0, 256, (50, 70, 3), dtype=np.uint8)).save(
             tmp_path / "faces" / f"{i}.jpg")
-    result = train("--dataset", "folder", "--data-dir", "faces", "--image-size", "64", "--ngf",
-                   "4", "--ndf", "4", "--batch-size", "4", "--steps", "2", "--out", "out",
-                   "--device", "cpu", cwd=tmp_path)
+    result = train_here("--dataset", "folder", "--data-dir", "faces", "--image-size", "64",
+                        "--ngf", "4", "--ndf", "4", "--batch-size", "4", "--steps", "2",
+                        "--out", "out", "--device", "cpu", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "data: folder, 6 images of 3x64x64" in result.stdout
     with Image.open(tmp_path / "out" / "samples_000002.png") as im:
         assert im.mode == "RGB" and im.size == (8 * 66 + 2, 8 * 66 + 2)
 
 
-def test_auto_finds_idx_files_in_data_dir(tmp_path):
+def test_auto_finds_idx_files_in_data_dir(tmp_path, train_here):
     rng = np.random.default_rng(0)
     write_idx(tmp_path / "train-images-idx3-ubyte.gz",
               rng.integers(0, 256, (16, 28, 28), dtype=np.uint8))
     write_idx(tmp_path / "train-labels-idx1-ubyte.gz", rng.integers(0, 10, 16, dtype=np.uint8))
-    result = train("--data-dir", tmp_path, "--ngf", "8", "--ndf", "8", "--batch-size", "8",
-                   "--steps", "1", "--out", "out", "--device", "cpu", cwd=tmp_path)
+    result = train_here("--data-dir", tmp_path, "--ngf", "8", "--ndf", "8", "--batch-size",
+                        "8", "--steps", "1", "--out", "out", "--device", "cpu", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"data: mnist, 16 images of 1x28x28, from {tmp_path}" in result.stdout

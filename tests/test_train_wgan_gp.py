@@ -1,4 +1,5 @@
-"""examples/train_wgan_gp.py end to end, as a subprocess.
+"""examples/train_wgan_gp.py end to end, as a subprocess (in this process where a fresh
+process does not matter).
 
 Tiny models (ngf = ndf = 8), batches of 8, n_critic 2 and a few steps on the synthetic
 set, so the file runs in seconds on 2 cores. What the outputs look like is
@@ -17,6 +18,7 @@ from PIL import Image
 
 import minigan
 from minigan.models import Classifier, save_classifier
+from script_runs import train_here   # a fixture
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = ROOT / "examples" / "train_wgan_gp.py"
@@ -29,6 +31,13 @@ def train(*args, cwd):
                OPENBLAS_NUM_THREADS="1")
     return subprocess.run([sys.executable, str(TRAIN), *TINY, *map(str, args)],
                           capture_output=True, text=True, timeout=120, env=env, cwd=cwd)
+
+
+@pytest.fixture
+def wgan_here(train_here):
+    """``train`` in this process (tests/script_runs.py)."""
+    from train_wgan_gp import WGANGP
+    return lambda *args, cwd: train_here(*TINY, *args, cwd=cwd, script=WGANGP())
 
 
 def weights(path):
@@ -92,14 +101,14 @@ def test_two_steps_and_a_resume_equal_four_steps(finished, tmp_path):
         np.testing.assert_array_equal(resumed[k], straight[k], err_msg=k)
 
 
-def test_fid_at_each_checkpoint(tmp_path):
+def test_fid_at_each_checkpoint(tmp_path, wgan_here):
     """--eval-classifier, as in train_dcgan.py: a fid column at the checkpoint steps."""
     classifier = tmp_path / "classifier.npz"
     minigan.manual_seed(0)
     save_classifier(Classifier(width=2, hidden=8), classifier, dataset="synthetic")
-    result = train("--steps", "2", "--sample-every", "0", "--checkpoint-every", "2",
-                   "--eval-classifier", classifier, "--eval-samples", "16", "--out", "out",
-                   cwd=tmp_path)
+    result = wgan_here("--steps", "2", "--sample-every", "0", "--checkpoint-every", "2",
+                       "--eval-classifier", classifier, "--eval-samples", "16", "--out", "out",
+                       cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     with open(tmp_path / "out" / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
@@ -108,8 +117,8 @@ def test_fid_at_each_checkpoint(tmp_path):
     assert (tmp_path / "out" / "fid.png").exists()
 
 
-def test_bad_settings_are_one_line_errors(tmp_path):
-    result = train("--n-critic", "0", "--out", "out", cwd=tmp_path)
+def test_bad_settings_are_one_line_errors(tmp_path, wgan_here):
+    result = wgan_here("--n-critic", "0", "--out", "out", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().endswith("--n-critic must be at least 1")
     assert not (tmp_path / "out").exists()

@@ -1,218 +1,17 @@
-"""minigan.training (the loop, metrics, progress, checkpoints, guards) and the data it is fed:
-downloads against a local HTTP server, the synthetic set, image folders, BatchStream."""
-import contextlib
-import functools
-import gzip
-import hashlib
-import http.server
+"""minigan.training: the Trainer and its extensions (metrics, progress, sample grids,
+checkpoints and exact resume, guards, the time limit), checkpoint files and run folders.
+The data a run is fed is tested in test_training_data.py."""
 import io
 import os
 import signal
-import threading
 
 import numpy as np
 import pytest
-from PIL import Image
 
 import minigan
 from minigan import data, training
-from minigan.data import BatchStream, DatasetError, DownloadError, write_idx
-
-
-# ---- a local mirror: http.server on 127.0.0.1 in a thread ----
-
-@contextlib.contextmanager
-def http_server(root):
-    """Serve the folder ``root`` on 127.0.0.1 (a free port) while the block runs."""
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    handler = functools.partial(Quiet, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def idx_gz(array):
-    """The bytes of ``array`` as a gzipped IDX file."""
-    buffer = io.BytesIO()
-    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as f:
-        f.write(header + array.tobytes())
-    return buffer.getvalue()
-
-
-@pytest.fixture
-def mirror(tmp_path):
-    """Two mirrors of a generated MNIST: ``bad/`` has a corrupted image file, ``good/`` not."""
-    rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (20, 28, 28), dtype=np.uint8)
-    files = {"train-images-idx3-ubyte.gz": idx_gz(images),
-             "train-labels-idx1-ubyte.gz": idx_gz(rng.integers(0, 10, 20, dtype=np.uint8))}
-    for name in ("good", "bad"):
-        (tmp_path / "www" / name / "mnist").mkdir(parents=True)
-        for file, raw in files.items():
-            (tmp_path / "www" / name / "mnist" / file).write_bytes(raw)
-    corrupt = bytearray(files["train-images-idx3-ubyte.gz"])
-    corrupt[100] ^= 0xFF
-    (tmp_path / "www" / "bad" / "mnist" / "train-images-idx3-ubyte.gz").write_bytes(corrupt)
-    sums = {file: hashlib.sha256(raw).hexdigest() for file, raw in files.items()}
-    with http_server(tmp_path / "www") as url:
-        yield {"url": url, "files": files, "sha256": sums, "images": images}
-
-
-def no_partial_files(folder):
-    return not [p for p in folder.iterdir() if p.name.startswith(".part-")]
-
-
-def test_download_skips_a_corrupt_mirror(tmp_path, mirror):
-    cache = tmp_path / "cache"
-    logged = []
-    folder = data.download_dataset(
-        "mnist", folder=str(cache), checksums=mirror["sha256"], log=logged.append,
-        mirrors=[mirror["url"] + "/bad/mnist/", mirror["url"] + "/good/mnist"])
-    assert folder == str(cache)
-    for file, raw in mirror["files"].items():
-        assert (cache / file).read_bytes() == raw
-    assert no_partial_files(cache)
-    # The images were tried on the bad mirror first, then the good one; the labels once.
-    assert [u.split("/")[-3] for u in logged] == ["bad", "good", "bad"]
-    np.testing.assert_array_equal(data.read_idx(cache / "train-images-idx3-ubyte.gz"),
-                                  mirror["images"])
-
-
-def test_download_fails_cleanly_when_no_mirror_has_the_file(tmp_path, mirror):
-    cache = tmp_path / "cache"
-    with pytest.raises(DownloadError) as info:
-        data.download_dataset("mnist", folder=str(cache), checksums=mirror["sha256"],
-                              mirrors=[mirror["url"] + "/bad/mnist/", mirror["url"] + "/nope/"])
-    text = str(info.value)
-    assert "train-images-idx3-ubyte.gz" in text and "SHA-256" in text and "404" in text
-    assert "\n" not in text
-    assert not (cache / "train-images-idx3-ubyte.gz").exists() and no_partial_files(cache)
-
-
-def test_missing_mnist_is_downloaded_into_the_cache(tmp_path, monkeypatch, mirror):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MINIGAN_DATA", raising=False)
-    monkeypatch.setattr(data.mnist, "SYSTEM_DIR", str(tmp_path / "system"))
-    monkeypatch.setenv("MINIGAN_MIRRORS", mirror["url"] + "/bad/{name}/ "
-                       + mirror["url"] + "/good/{name}/")
-    monkeypatch.setitem(data.SHA256, "mnist", mirror["sha256"])
-    got = data.load_image_dataset("auto")
-    cache = tmp_path / "home" / ".cache" / "minigan" / "mnist"
-    assert got.name == "mnist" and got.source == str(cache)
-    np.testing.assert_array_equal(got.images[:, 0], mirror["images"])
-    # Found on disk the second time: no server needed.
-    assert data.find_dataset("mnist") == str(cache)
-
-
-def test_auto_falls_back_to_synthetic_offline(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("MINIGAN_DATA", raising=False)
-    monkeypatch.setattr(data.mnist, "SYSTEM_DIR", str(tmp_path / "system"))
-    monkeypatch.setenv("MINIGAN_MIRRORS", "http://127.0.0.1:9/")   # the discard port: refused
-    logged = []
-    got = data.load_image_dataset("auto", limit=10, log=logged.append)
-    assert got.name == "synthetic" and got.images.shape == (10, 1, 28, 28)
-    assert "using the synthetic set" in logged[-1]
-    with pytest.raises(DatasetError, match="download failed"):
-        data.load_image_dataset("fashion-mnist")
-
-
-def test_data_dir_must_hold_the_files(tmp_path):
-    with pytest.raises(DatasetError, match="does not exist"):
-        data.load_image_dataset("mnist", tmp_path / "missing")
-    with pytest.raises(DatasetError, match="holds no train-images-idx3-ubyte"):
-        data.load_image_dataset("auto", tmp_path)
-    fashion = tmp_path / "my-fashion"
-    fashion.mkdir()
-    write_idx(fashion / "train-images-idx3-ubyte.gz", np.zeros((3, 28, 28), np.uint8))
-    write_idx(fashion / "train-labels-idx1-ubyte.gz", np.zeros(3, np.uint8))
-    got = data.load_image_dataset("auto", fashion, image_size=64)
-    assert got.name == "fashion-mnist" and got.images.shape == (3, 1, 64, 64)
-
-
-# ---- the synthetic set and image folders ----
-
-@pytest.mark.parametrize("size, channels", [(28, 1), (64, 3)])
-def test_synthetic_images(size, channels):
-    a = data.synthetic_images(40, size, channels, seed=1)
-    assert a.dtype == np.uint8 and a.shape == (40, channels, size, size)
-    np.testing.assert_array_equal(a, data.synthetic_images(40, size, channels, seed=1))
-    assert not np.array_equal(a, data.synthetic_images(40, size, channels, seed=2))
-    # A shape on a darker background in every image, anti-aliased edges in between.
-    assert (a.reshape(40, -1).max(1) >= 150).all()
-    assert (a.reshape(40, -1).min(1) <= 80).all()
-    assert len(np.unique(a)) > 50
-    got = data.load_image_dataset("synthetic", image_size=size, limit=7)
-    assert got.images.shape == (7, channels, size, size) and got.source == "built in"
-
-
-def test_image_folder(tmp_path):
-    (tmp_path / "sub").mkdir()
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 256, (40, 80, 3), dtype=np.uint8)).save(tmp_path / "a.png")
-    Image.fromarray(rng.integers(0, 256, (90, 30), dtype=np.uint8)).save(tmp_path / "sub/b.jpg")
-    (tmp_path / "c.png").write_bytes(b"not a png")
-    (tmp_path / "notes.txt").write_text("ignored")
-    images, skipped = data.load_image_folder(tmp_path, 64, 3)
-    assert images.shape == (2, 3, 64, 64) and images.dtype == np.uint8 and skipped == 1
-    gray, _ = data.load_image_folder(tmp_path, 28, 1)
-    assert gray.shape == (2, 1, 28, 28)
-    # Center crop: a wide picture keeps its middle columns.
-    wide = np.zeros((20, 60), np.uint8)
-    wide[:, 20:40] = 255
-    Image.fromarray(wide).save(tmp_path / "sub" / "wide.png")
-    crop, _ = data.load_image_folder(tmp_path / "sub", 20, 1)
-    assert crop[1].min() == 255
-    assert data.load_image_dataset("folder", tmp_path, 64).images.shape == (3, 3, 64, 64)
-    with pytest.raises(DatasetError, match="no readable images"):
-        data.load_image_dataset("folder", tmp_path / "sub" / "..", 64, limit=0)
-
-
-# ---- BatchStream ----
-
-def test_batch_stream_epochs_range_and_resume():
-    images = np.arange(10, dtype=np.uint8).reshape(10, 1, 1, 1) * 25
-    stream = BatchStream(images, 3, seed=5, name="toy")
-    batches = [stream.next() for _ in range(7)]
-    assert all(b.dtype == np.float32 and b.shape == (3, 1, 1, 1) for b in batches)
-    assert min(b.numpy().min() for b in batches) >= -1 and max(
-        b.numpy().max() for b in batches) <= 1
-    # 3 batches an epoch (the short one dropped), each epoch without repeats.
-    assert stream.epoch == 2 and stream.position == 1
-    first = np.concatenate([b.numpy().ravel() for b in batches[:3]])
-    assert len(set(first)) == 9
-    # A stream restored from the state continues with the same batches.
-    again = BatchStream(images, 3, seed=0, name="toy")
-    again.load_state_dict(stream.state_dict())
-    more = [stream.next().numpy() for _ in range(4)]
-    assert all(np.array_equal(a, again.next().numpy()) for a in more)
-    with pytest.raises(ValueError, match="batches of 3"):
-        BatchStream(images, 4, name="toy").load_state_dict(stream.state_dict())
-    with pytest.raises(ValueError, match="10 images of toy"):
-        BatchStream(images[:8], 3, name="toy").load_state_dict(stream.state_dict())
-
-
-def test_batch_stream_on_the_gpu_gives_the_cpu_batches(gpu):
-    # the gather kernel (kernels/batch.cu) against BatchStream's NumPy path, past an epoch
-    images = np.random.default_rng(3).integers(0, 256, (10, 3, 5, 7), dtype=np.uint8)
-    images[0, 0, 0, :2] = (0, 255)                          # the ends of the range: -1 and 1
-    cpu, on_gpu = (BatchStream(images, 3, seed=5, device=d, name="toy") for d in ("cpu", gpu))
-    for _ in range(7):
-        expected, got = cpu.next().numpy(), on_gpu.next().cpu().numpy()
-        assert got.dtype == np.float32
-        np.testing.assert_array_equal(got, expected)
-    assert on_gpu.state_dict() == cpu.state_dict()
+from minigan.data import BatchStream
+from minigan.serialization import leaves
 
 
 # ---- progress and metrics ----
@@ -304,6 +103,97 @@ def assert_same_state(a, b):
 
 # ---- the loop, on a toy "GAN" ----
 
+
+def test_a_run_folder_that_cannot_be_made_is_a_typed_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    training.check_folder(tmp_path / "new" / "deeper")      # can be made: nothing is made
+    assert not (tmp_path / "new").exists()
+    with pytest.raises(training.RunFolderError, match="cannot be a run folder: it is a file"):
+        training.check_folder(tmp_path / "file")
+    with pytest.raises(training.RunFolderError, match="it is under a file, .*file$"):
+        training.check_folder(tmp_path / "file" / "run")
+    for path in (tmp_path / "file", tmp_path / "file" / "run"):
+        with pytest.raises(training.RunFolderError, match="cannot make the folder"):
+            training.make_folder(path)
+    training.make_folder(tmp_path / "a" / "metrics.csv", parent=True)
+    assert (tmp_path / "a").is_dir()
+
+
+# ---- the trainer ----
+
+class Recorder:
+    """An extension that notes what the trainer asks of it, into a shared list."""
+
+    def __init__(self, name, seen, trigger=1, priority=None, adds=None):
+        self.name, self.seen, self.trigger, self.adds = name, seen, trigger, adds
+        if priority is not None:
+            self.priority = priority
+
+    def initialize(self, trainer):
+        self.seen.append((self.name, "initialize", trainer.step))
+
+    def __call__(self, trainer):
+        self.seen.append((self.name, "call", trainer.step, trainer.is_last))
+        if self.adds:
+            trainer.observation[self.adds] = 10.0 * trainer.step
+
+    def observe(self, trainer, row):
+        self.seen.append((self.name, "observe", row.step, dict(row.values), row.epoch))
+
+    def finalize(self, trainer):
+        self.seen.append((self.name, "finalize", trainer.step))
+
+
+def test_the_trainer_only_steps_and_calls_its_extensions_by_trigger_and_priority():
+    steps, seen = [], []
+    trainer = training.Trainer(lambda i: steps.append(i) or {"loss": float(i)}, 4,
+                               epoch=lambda: 7)
+    trainer.extend(Recorder("late", seen, trigger=2))
+    trainer.extend(Recorder("writer", seen, trigger=training.Interval(3), adds="score",
+                            priority=training.PRIORITY_WRITER))
+    trainer.run()
+    assert steps == [1, 2, 3, 4] and trainer.step == 4
+    # by priority (the writer first), then in the order added
+    assert seen[:2] == [("writer", "initialize", 0), ("late", "initialize", 0)]
+    assert seen[-2:] == [("writer", "finalize", 4), ("late", "finalize", 4)]
+    # every row observed once, in order, when an extension that fires reads; a writer's
+    # value joins its row, which is observed after the writers and before the others run
+    assert seen[2:-2] == [
+        ("writer", "observe", 1, {"loss": 1.0}, 7), ("late", "observe", 1, {"loss": 1.0}, 7),
+        ("writer", "observe", 2, {"loss": 2.0}, 7), ("late", "observe", 2, {"loss": 2.0}, 7),
+        ("late", "call", 2, False),
+        ("writer", "call", 3, False),
+        ("writer", "observe", 3, {"loss": 3.0, "score": 30.0}, 7),
+        ("late", "observe", 3, {"loss": 3.0, "score": 30.0}, 7),
+        ("writer", "call", 4, True),
+        ("writer", "observe", 4, {"loss": 4.0, "score": 40.0}, 7),
+        ("late", "observe", 4, {"loss": 4.0, "score": 40.0}, 7),
+        ("late", "call", 4, True)]
+    # at the stop already: nothing runs
+    trainer.run()
+    assert steps == [1, 2, 3, 4]
+
+
+def test_the_rows_are_read_in_order_even_when_no_extension_reads():
+    seen = []
+    trainer = training.Trainer(lambda i: {"v": float(i)}, 3)
+    trainer.extend(Recorder("r", seen, trigger=0, priority=training.PRIORITY_WRITER))
+    trainer.run()
+    assert [s[2] for s in seen if s[1] == "observe"] == [1, 2, 3]
+    assert training.Interval(0)(trainer) and not training.Interval(0, end=False)(trainer)
+    with pytest.raises(ValueError, match="at least 0"):
+        training.Interval(-1)
+
+
+def test_describe_outputs():
+    assert training.describe_outputs([]) == ""
+    assert training.describe_outputs(["r/a.png"]) == "a.png in r"
+    assert training.describe_outputs(["r/a", "r/b", "r/c"]) == "a, b and c in r"
+    assert training.describe_outputs(["a", "s/b"]) == "a and s/b"
+
+
+# ---- a toy "GAN" with the extensions a GAN run has ----
+
 class ToyG(minigan.nn.Module):
     """z (N, 2) -> images (N, 1, 2, 2)."""
 
@@ -316,45 +206,76 @@ class ToyG(minigan.nn.Module):
 
 
 class Toy:
-    """A linear G and D with one Adam: a cheap stand-in for the loop's tests."""
+    """A linear G and D with one Adam: a cheap stand-in for the trainer's tests, with the
+    extensions examples/cli.py gives a GAN run. ``step`` replaces the toy's own step."""
 
-    def __init__(self, out, total=6, **kwargs):
+    def __init__(self, out, total=6, step=None, sample_every=200, checkpoint_every=500,
+                 log_every=50, keep=3, time_limit=None, arch=None, device="cpu"):
         minigan.manual_seed(0)
-        self.G, self.D = ToyG(), minigan.nn.Linear(4, 1)
+        self.G, self.D = ToyG().to(device), minigan.nn.Linear(4, 1).to(device)
         self.opt = minigan.optim.Adam(list(self.G.parameters()) + list(self.D.parameters()))
         images = data.synthetic_images(12, 28, 1)[:, :, :2, :2]        # (12, 1, 2, 2)
-        self.batches = BatchStream(images, 4, name="toy")
-        self.run = training.TrainingRun(
-            str(out), {"G": self.G, "D": self.D}, {"opt": self.opt}, self.batches, total,
-            {"model": "toy"}, {"steps": total}, minigan.randn(4, 2), columns=["loss_D"],
-            **kwargs)
+        self.batches = BatchStream(images, 4, name="toy", device=device)
+        self.device = device
+        self.log = io.StringIO()
+        out = str(out)
+        self.trainer = trainer = training.Trainer(step or self.step, total,
+                                                  epoch=lambda: self.batches.epoch + 1)
+        metrics = trainer.extend(training.MetricsCSV(os.path.join(out, "metrics.csv"),
+                                                     ["loss_D"]))
+        trainer.extend(training.NonFiniteGuard())
+        if time_limit is not None:
+            trainer.extend(training.TimeLimit(time_limit))
+        samples = trainer.extend(training.SampleGrid(out, self.G, minigan.randn(4, 2,
+                                                                                device=device),
+                                                     real=images[:4]),
+                                 training.Interval(sample_every))
+        trainer.extend(training.LossPlot(metrics, os.path.join(out, "losses.png"), ["loss_D"]),
+                       training.Interval(sample_every))
+        self.checkpoint = trainer.extend(training.Checkpoint(
+            out, {"models": {"G": self.G, "D": self.D}, "optimizers": {"opt": self.opt},
+                  "data": self.batches, "fixed_z": samples}, arch or {"model": "toy"},
+            {"steps": total}, keep=keep), training.Interval(checkpoint_every))
+        trainer.extend(training.ProgressLine(log_every, stream=self.log))
 
     def step(self, i):
         x = next(self.batches).reshape(4, 4)
-        fake = self.G(minigan.randn(4, 2)).reshape(4, 4)
+        fake = self.G(minigan.randn(4, 2, device=self.device)).reshape(4, 4)
         loss = ((self.D(x) - self.D(fake)) ** 2).mean()
         self.opt.zero_grad()
         loss.backward()
         self.opt.step()
         return {"loss_D": loss.item()}
 
+    def poisoned_before(self, at):
+        """The toy's step, after filling every weight with NaN before step ``at``."""
+        def step(i):
+            if i == at:
+                for model in (self.G, self.D):
+                    for p in model.parameters():
+                        p.data[...] = np.nan
+            return self.step(i)
+        return step
 
-def test_loop_writes_every_output_and_resumes_exactly(tmp_path):
+
+def test_a_toy_run_writes_every_output_and_resumes_exactly(tmp_path):
     one = Toy(tmp_path / "one", sample_every=2, checkpoint_every=2, keep=2)
-    log = io.StringIO()
-    one.run.run(one.step, stream=log)
+    one.trainer.run()
     names = sorted(p.name for p in (tmp_path / "one").iterdir())
     assert names == ["checkpoint-0000004.npz", "checkpoint-0000006.npz", "losses.png",
                      "metrics.csv", "real_samples.png", "samples_000002.png",
                      "samples_000004.png", "samples_000006.png"]
-    assert log.getvalue().splitlines()[-1].startswith("done: steps 1-6")
+    last = one.log.getvalue().splitlines()[-1]
+    assert last.startswith("done: steps 1-6") and last.endswith(
+        f"samples_000006.png, losses.png and checkpoint-0000006.npz in {tmp_path / 'one'}")
 
     two = Toy(tmp_path / "two", total=3)
-    two.run.run(two.step, stream=io.StringIO())
+    two.trainer.run()
     three = Toy(tmp_path / "two", total=6)
-    three.run.restore(training.load_checkpoint(str(tmp_path / "two" / "checkpoint-0000003.npz")))
-    assert three.run.step == 3
-    three.run.run(three.step, stream=io.StringIO())
+    three.checkpoint.resume(three.trainer, training.load_checkpoint(
+        str(tmp_path / "two" / "checkpoint-0000003.npz")))
+    assert three.trainer.step == 3
+    three.trainer.run()
     for a, b in zip(one.opt.param_groups[0]["params"], three.opt.param_groups[0]["params"]):
         assert np.array_equal(a.numpy(), b.numpy())
     rows = [line.split(",")[:2] for line in (tmp_path / "two" / "metrics.csv").read_text()
@@ -363,36 +284,46 @@ def test_loop_writes_every_output_and_resumes_exactly(tmp_path):
                     .read_text().splitlines()]
 
 
-def test_loop_refuses_a_checkpoint_of_another_model(tmp_path):
+def test_a_gpu_run_resumes_exactly(gpu, tmp_path):
+    """On the GPU (emulated where there is none): checkpoints of device arrays, the
+    BatchStream's place and the grid's noise. 4 steps equal 2, a resume and 2 more, bit for
+    bit (examples/cli.py's whole run on the GPU: the slow test_train_dcgan.py::
+    test_a_gpu_run_resumes_exactly_and_follows_the_cpu)."""
+    one = Toy(tmp_path / "one", total=4, device=gpu)
+    one.trainer.run()
+    Toy(tmp_path / "two", total=2, device=gpu).trainer.run()
+    two = Toy(tmp_path / "two", total=4, device=gpu)
+    two.checkpoint.resume(two.trainer, training.load_checkpoint(
+        str(tmp_path / "two" / "checkpoint-0000002.npz")))
+    two.trainer.run()
+    a, b = (leaves(minigan.load(tmp_path / name / "checkpoint-0000004.npz"))
+            for name in ("one", "two"))
+    assert a.keys() == b.keys() and "/fixed_z" in a and "/data/position" in a
+    for name in a:
+        if name != "/elapsed":
+            assert np.array_equal(a[name], b[name]), name
+
+
+def test_resume_refuses_a_checkpoint_of_another_model(tmp_path):
     toy = Toy(tmp_path, total=1)
-    toy.run.run(toy.step, stream=io.StringIO())
+    toy.trainer.run()
     ckpt = training.load_checkpoint(str(tmp_path / "checkpoint-0000001.npz"))
-    other = Toy(tmp_path)
-    other.run.arch = {"model": "toy", "width": 9}
+    other = Toy(tmp_path, arch={"model": "toy", "width": 9})
     with pytest.raises(training.CheckpointMismatch, match="holds toy"):
-        other.run.restore(ckpt)
-
-
-class PoisonBefore:
-    """A callback that fills every weight with NaN before step ``at``: that step's loss is NaN."""
-
-    def __init__(self, at):
-        self.at = at
-
-    def before_step(self, run, step):
-        if step == self.at:
-            for model in run.models.values():
-                for p in model.parameters():
-                    p.data[...] = np.nan
+        other.checkpoint.resume(other.trainer, ckpt)
 
 
 def test_nan_guard_names_the_step_and_keeps_the_last_checkpoint(tmp_path):
-    toy = Toy(tmp_path, checkpoint_every=2, callbacks=[PoisonBefore(4)])
+    toy = Toy(tmp_path, checkpoint_every=2)
+    toy.trainer.train_step = toy.poisoned_before(4)
     with pytest.raises(training.NonFiniteLoss) as info:
-        toy.run.run(toy.step, stream=io.StringIO())
+        toy.trainer.run()
     text = str(info.value)
     assert text.startswith("step 4: loss_D = nan") and "checkpoint-0000002.npz" in text
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-0000002.npz"]
+    # the losses plot is drawn when the guard stops the run, up to the NaN's row
+    assert (tmp_path / "losses.png").exists()
+    assert (tmp_path / "metrics.csv").read_text().splitlines()[-1].startswith("4,nan,")
 
 
 class Unread:
@@ -406,15 +337,15 @@ class Unread:
         return self.value
 
 
-def test_the_loop_reads_a_steps_values_every_log_every_steps(tmp_path):
+def test_the_trainer_reads_a_steps_values_every_log_every_steps(tmp_path):
     # a GPU step leaves its values on the device; reading one waits for the GPU
-    toy = Toy(tmp_path, total=12, log_every=5, checkpoint_every=10, sample_every=0)
     reads, seen = [], []
 
     def step(i):
         seen.append((i, list(reads)))
         return {"loss_D": Unread(float(i), reads, i)}
-    toy.run.run(step, stream=io.StringIO())
+    toy = Toy(tmp_path, total=12, step=step, log_every=5, checkpoint_every=10, sample_every=0)
+    toy.trainer.run()
     # read at the first step, then every 5 steps, at the checkpoint (10) and at the end
     assert reads == list(range(1, 13))
     assert [(i, r[-1] if r else None) for i, r in seen if i in (2, 6, 11, 12)] == [
@@ -424,33 +355,32 @@ def test_the_loop_reads_a_steps_values_every_log_every_steps(tmp_path):
 
 
 def test_nan_guard_reads_late_but_before_any_checkpoint(tmp_path):
-    toy = Toy(tmp_path, total=12, log_every=5, checkpoint_every=4, sample_every=0)
-
     def step(i):
         return {"loss_D": Unread(np.nan if i == 7 else 1.0, [], i)}
+    toy = Toy(tmp_path, total=12, step=step, log_every=5, checkpoint_every=4, sample_every=0)
     with pytest.raises(training.NonFiniteLoss, match="step 7: loss_D = nan"):
-        toy.run.run(step, stream=io.StringIO())   # read at step 8, before its checkpoint
+        toy.trainer.run()   # read at step 8, before its checkpoint
     assert sorted(p.name for p in tmp_path.glob("checkpoint-*")) == ["checkpoint-0000004.npz"]
 
 
 def test_sigint_finishes_the_step_and_writes_a_checkpoint(tmp_path):
-    toy = Toy(tmp_path, total=100)
-
     def step(i):
         if i == 3:
             os.kill(os.getpid(), signal.SIGINT)   # Ctrl-C in the middle of step 3
         return toy.step(i)
 
+    toy = Toy(tmp_path, total=100, step=step)
     with pytest.raises(training.Interrupted, match="SIGINT after step 3") as info:
-        toy.run.run(step, stream=io.StringIO())
+        toy.trainer.run()
     assert (tmp_path / "checkpoint-0000003.npz").exists()
+    assert str(info.value).endswith(f"checkpoint-0000003.npz in {tmp_path}")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_time_limit_stops_cleanly(tmp_path):
     toy = Toy(tmp_path, total=100, time_limit=0)
-    log = io.StringIO()
-    toy.run.run(toy.step, stream=log)
-    assert toy.run.step == 1 and (tmp_path / "checkpoint-0000001.npz").exists()
+    toy.trainer.run()
+    assert toy.trainer.step == 1 and (tmp_path / "checkpoint-0000001.npz").exists()
     assert (tmp_path / "samples_000001.png").exists()
-    assert "stopped at the time limit" in log.getvalue()
+    assert "stopped at the time limit (0:00) after step 1 of 100" in toy.log.getvalue()
+    assert toy.trainer.stop_reason == "the time limit (0:00)"

@@ -9,7 +9,8 @@ import re
 
 import minigan
 from ..serialization import CheckpointError
-from .errors import BadCheckpoint, CheckpointMismatch, CheckpointNotFound, RunExists
+from .errors import BadCheckpoint, CheckpointMismatch, CheckpointNotFound, RunExists, \
+    RunFolderError
 
 KIND = "minigan.training checkpoint"
 VERSION = 1
@@ -38,6 +39,34 @@ def free_folder(out):
     return candidate
 
 
+def check_folder(out, what="a run folder"):
+    """``RunFolderError`` unless ``out`` is a folder, or one that ``make_folder`` can make
+    (nothing is made: a run that fails before its first file leaves no empty folder).
+    ``what``: the folder's use, as the message says it."""
+    if not out:
+        raise RunFolderError(f"an empty path cannot be {what}")
+    path = os.path.abspath(out)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    if not os.path.isdir(path):
+        where = "is a file" if path == os.path.abspath(out) else f"is under a file, {path}"
+        raise RunFolderError(f"{out} cannot be {what}: it {where}")
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise RunFolderError(f"{out} cannot be {what}: {path} is not writable")
+
+
+def make_folder(path, parent=False):
+    """Make the folder ``path`` (with ``parent``: the folder of the file ``path``) and those
+    above it; ``RunFolderError`` when it cannot be made."""
+    folder = os.path.dirname(path) if parent else path
+    if not folder:
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as e:   # FileExistsError (a file there), NotADirectoryError, PermissionError
+        raise RunFolderError(f"cannot make the folder {folder}: {e.strerror or e}") from None
+
+
 def find_checkpoint(resume, out):
     """The checkpoint a run continues from: ``resume`` is None (a fresh start), 'auto' (the
     newest in ``out``, or None when there is none), a file, or a folder (its newest).
@@ -62,7 +91,8 @@ def find_checkpoint(resume, out):
 
 
 def load_checkpoint(path):
-    """The dict a TrainingRun saved; ``BadCheckpoint`` for a damaged file or one of another kind."""
+    """The dict a Checkpoint extension saved; ``BadCheckpoint`` for a damaged file or one of
+    another kind."""
     try:
         ckpt = minigan.load(path, map_location="cpu")
     except (CheckpointError, OSError) as e:

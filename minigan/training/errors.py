@@ -21,6 +21,10 @@ class RunExists(TrainingError):
     """A fresh run was asked for in a folder that already holds a run's checkpoints."""
 
 
+class RunFolderError(TrainingError):
+    """The folder a run writes into cannot be made: a file is in the way, or no permission."""
+
+
 class CheckpointNotFound(TrainingError):
     """No checkpoint where one was named."""
 

@@ -5,26 +5,24 @@ import numpy as np
 
 import minigan
 from .. import backend
-from ..data import DownloadError, download_dataset, find_dataset, load_mnist_like, resize_images
+from ..data import SOURCES, DownloadError
 from ..metrics import classifier_features, fid, load_classifier
 from .checkpoint import rng_state, set_rng_state
 from .errors import EvaluationError, NoTestSet
 
 
 def fid_reference(data, log=None):
-    """(uint8 images, description): the real images a run's FID compares with. For MNIST and
-    Fashion-MNIST their test set (found beside the training files, else downloaded);
-    the other sets have none: their training images."""
-    if data.name not in ("mnist", "fashion-mnist"):
+    """(uint8 images, description): the real images a run's FID compares with: the test
+    split of a source that has one (``Source.test_files``: MNIST and Fashion-MNIST, found
+    beside the training files, else downloaded), as the run's images; else the training
+    images."""
+    source = SOURCES.get(data.name)
+    if source is None or not source.test_files:
         return data.images, f"the {len(data.images)} {data.name} training images"
-    folder = find_dataset(data.name, data.source, "test")
     try:
-        folder = folder or download_dataset(data.name, "test", log=log)
-        images, _ = load_mnist_like(data.name, folder, "test")
+        images = source.load_test(data.source, data.images.shape[-1], log=log)
     except (DownloadError, ValueError, OSError) as e:
         raise NoTestSet(f"no {data.name} test set for the FID: {e}".split("\n")[0]) from None
-    # (N, 28, 28) -> (N, 1, S, S), as the run's images
-    images = resize_images(images[:, None], data.images.shape[-1])
     return images, f"the {len(images)} {data.name} test images"
 
 

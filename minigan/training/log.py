@@ -25,7 +25,7 @@ class MetricsLog:
                 for row in csv.DictReader(f):
                     try:
                         if int(row["step"]) <= resume_step:
-                            self.rows.append({k: _number(row.get(k)) for k in self.columns})
+                            self.rows.append({k: _parse_cell(row.get(k)) for k in self.columns})
                     except (KeyError, TypeError, ValueError):
                         continue   # a damaged row: leave it out
         # (Re)write what is kept, atomically, then append row by row.
@@ -33,7 +33,7 @@ class MetricsLog:
         with open(tmp, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(self.columns)
-            writer.writerows([_cell(r[k]) for k in self.columns] for r in self.rows)
+            writer.writerows([_format_cell(r[k]) for k in self.columns] for r in self.rows)
         os.replace(tmp, self.path)
         self._file = open(self.path, "a", newline="")
         self._writer = csv.writer(self._file)
@@ -41,7 +41,7 @@ class MetricsLog:
     def append(self, row):
         row = {k: row.get(k) for k in self.columns}
         self.rows.append(row)
-        self._writer.writerow([_cell(row[k]) for k in self.columns])
+        self._writer.writerow([_format_cell(row[k]) for k in self.columns])
         self._file.flush()
 
     def column(self, name):
@@ -51,11 +51,13 @@ class MetricsLog:
         self._file.close()
 
 
-def _number(text):
+def _parse_cell(text):
+    """A cell of metrics.csv as a float; an empty one (a value the step left out) is None."""
     return None if text in (None, "") else float(text)
 
 
-def _cell(value):
+def _format_cell(value):
+    """A value as metrics.csv writes it: '' for None, '3' for 3.0, else 6 significant digits."""
     if value is None:
         return ""
     return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:.6g}"
@@ -96,10 +98,11 @@ class Progress:
         speed = (f"{rate:.2f} it/s" if rate >= 1 or not rate > 0 else f"{1 / rate:.2f} s/it")
         eta = (self.total - step) / rate if rate > 0 else math.nan
         done = step / self.total if self.total else 1.0
+        head = f"epoch {epoch} " if epoch is not None else ""
         bar = ("[" + "=" * int(20 * done) + " " * (20 - int(20 * done)) + "] ") if self.tty else ""
         shown = "  ".join(f"{k} {v:.3f}" for k, v in values.items()
                           if v is not None and k != "step")
-        return (f"epoch {epoch} {bar}step {step}/{self.total} {100 * done:3.0f}%  {speed}  "
+        return (f"{head}{bar}step {step}/{self.total} {100 * done:3.0f}%  {speed}  "
                 f"ETA {format_seconds(eta)}  {shown}")
 
     def update(self, step, epoch, values):
