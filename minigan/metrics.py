@@ -22,7 +22,7 @@ import numpy as np
 
 from . import backend
 from .autograd.grad_mode import no_grad
-from .data import to_unit_range
+from .data import to_tanh_range
 from .models.classifier import load_classifier  # noqa: F401  (metrics.load_classifier)
 from .tensor import Tensor, tensor
 
@@ -69,7 +69,8 @@ def fid(features_a, features_b):
     needs only symmetric eigendecompositions: stable when Σa or Σb is singular (fewer
     samples than features, dead units), where inverting or a general sqrtm is not.
     """
-    a, b = _features(features_a, "features_a"), _features(features_b, "features_b")
+    a = _feature_matrix(features_a, "features_a")
+    b = _feature_matrix(features_b, "features_b")
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"fid: features_a of shape {a.shape} and features_b of shape {b.shape} "
                          f"have different feature sizes")
@@ -84,7 +85,8 @@ def fid(features_a, features_b):
     return float(max(d2, 0.0))
 
 
-def _features(x, name):
+def _feature_matrix(x, name):
+    """Feature rows, an array or tensor, as a NumPy float64 (N, D), N ≥ 2."""
     if isinstance(x, Tensor):
         x = backend.to_device(x.data, "cpu")
     x = np.asarray(x, dtype=np.float64)
@@ -94,21 +96,25 @@ def _features(x, name):
     return x
 
 
-def _images(images):
-    """uint8 (N, H, W) / (N, C, H, W), or floats in [-1, 1] (array or tensor) -> float32 NCHW."""
+def _float_images(images):
+    """uint8 0..255 or floats in [-1, 1], (N, H, W) or (N, C, H, W), array or tensor
+    -> a NumPy float32 (N, C, H, W) in [-1, 1]."""
     if isinstance(images, Tensor):
         images = backend.to_device(images.data, "cpu")
     images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return to_unit_range(images)
     if images.ndim == 3:
         images = images[:, None]   # (N, H, W) -> (N, 1, H, W)
+    if images.ndim != 4:
+        raise ValueError(f"expected images of shape (N, H, W) or (N, C, H, W), got "
+                         f"{images.shape}")
+    if images.dtype == np.uint8:
+        return to_tanh_range(images)
     return images.astype(np.float32, copy=False)
 
 
 def _batched(classifier, images, batch_size, fn):
     """fn(classifier, batch) over ``images`` in eval mode without a graph, as one NumPy array."""
-    images = _images(images)
+    images = _float_images(images)
     device = next(iter(classifier.parameters())).device
     was_training = classifier.training
     classifier.eval()

@@ -88,8 +88,8 @@ def load(path, map_location=None):
                               f"({type(e).__name__}: {e})") from None
 
 
-def leaves(tree, path=""):
-    """{path: NumPy array} of every tensor, array and number in a tree that ``load`` gave,
+def leaves(tree, prefix=""):
+    """{key path: NumPy array} of every tensor, array and number in a tree that ``load`` gave,
     e.g. ``{"/models/G/main.0.weight": ...}``: two checkpoints compare leaf by leaf."""
     if isinstance(tree, dict):
         items = tree.items()
@@ -97,11 +97,11 @@ def leaves(tree, path=""):
         items = enumerate(tree)
     else:
         value = tree.data if isinstance(tree, Tensor) else tree
-        return {path: np.asarray(backend.to_device(value, "cpu") if hasattr(value, "shape")
-                                 else value)}
+        return {prefix: np.asarray(backend.to_device(value, "cpu") if hasattr(value, "shape")
+                                   else value)}
     found = {}
     for key, node in items:
-        found.update(leaves(node, f"{path}/{key}"))
+        found.update(leaves(node, f"{prefix}/{key}"))
     return found
 
 

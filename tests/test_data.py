@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from minigan import data
-from minigan.data import (DatasetError, DatasetFormatError, batches, find_dataset,
-                          load_image_dataset, load_mnist_like, read_idx, to_signed_range,
-                          to_uint8, to_unit_range, write_idx)
+from minigan.data import (SOURCES, DatasetError, DatasetFormatError, batches, default_channels,
+                          find_dataset, load_image_dataset, load_mnist_like, read_idx,
+                          to_tanh_range, to_uint8, write_idx)
 
 
 def idx_bytes(code, shape, body):
@@ -173,13 +173,71 @@ def test_malformed_sets_are_format_errors(places):
         load_image_dataset("mnist", places["data_dir"])
 
 
-def test_load_image_dataset_errors_name_arguments_not_flags(tmp_path):
-    for args, message in [(("folder",), "name='folder' needs data_dir"),
-                          (("mnist", tmp_path / "missing"), "missing does not exist"),
-                          (("auto", tmp_path), "holds no train-images-idx3-ubyte")]:
+def test_load_image_dataset_errors_name_no_flag_and_no_keyword(tmp_path):
+    (tmp_path / "a-file").write_text("not a folder")
+    for args, message in [(("folder",), "a folder of images was asked for, but no folder"),
+                          (("mnist", tmp_path / "missing"),
+                           "^data folder .*missing does not exist$"),
+                          (("mnist", tmp_path / "a-file"), "^[^ ]*a-file is not a folder$"),
+                          (("auto", tmp_path), "holds no train-images-idx3-ubyte"),
+                          (("mnist", tmp_path), "holds no train-images-idx3-ubyte")]:
         with pytest.raises(DatasetError, match=message) as info:
             load_image_dataset(*args)
-        assert "--" not in str(info.value) and "\n" not in str(info.value)
+        assert_names_no_flag_and_no_keyword(str(info.value))
+
+
+def assert_names_no_flag_and_no_keyword(text):
+    assert "\n" not in text
+    for name in ("--", "data_dir", "name=", "=None", "image_size", "channels="):
+        assert name not in text, (name, text)
+
+
+def test_not_found_and_no_download_names_no_keyword(places):
+    with pytest.raises(DatasetError, match="mnist is not in any of .*downloads are off") as info:
+        load_image_dataset("mnist", download=False)
+    assert_names_no_flag_and_no_keyword(str(info.value))
+
+
+def test_missing_split_names_no_keyword(places):
+    with pytest.raises(FileNotFoundError) as info:
+        load_mnist_like("mnist")
+    assert "data_dir" not in str(info.value) and "--" not in str(info.value)
+
+
+# ---- the sources ----
+
+def test_each_source_declares_its_name_files_and_channels():
+    assert list(SOURCES) == ["auto", "mnist", "fashion-mnist", "folder", "synthetic"]
+    for name, source in SOURCES.items():
+        assert source.name == name and source.channels in ((1,), (1, 3))
+    mnist, fashion, folder = SOURCES["mnist"], SOURCES["fashion-mnist"], SOURCES["folder"]
+    assert mnist.files == fashion.files == ("train-images-idx3-ubyte", "train-labels-idx1-ubyte")
+    assert mnist.channels == fashion.channels == (1,)
+    assert "*.png" in folder.files and SOURCES["synthetic"].files == ()
+    assert folder.channels == SOURCES["synthetic"].channels == (1, 3)
+    assert SOURCES["auto"].order == (mnist, fashion)
+    assert SOURCES["auto"].fallback is SOURCES["synthetic"]
+
+
+def test_channels_are_the_sources_or_as_asked(places, tmp_path):
+    assert default_channels(28) == 1 and default_channels(64) == 3
+    for size, asked, channels in [(64, None, 3), (28, None, 1), (64, 1, 1), (28, 3, 3)]:
+        got = load_image_dataset("synthetic", image_size=size, limit=2, channels=asked)
+        assert got.images.shape == (2, channels, size, size)
+    Image = pytest.importorskip("PIL.Image")
+    (tmp_path / "pictures").mkdir()
+    Image.fromarray(np.full((9, 7, 3), 200, np.uint8)).save(tmp_path / "pictures" / "a.png")
+    for size, asked, channels in [(64, None, 3), (28, None, 1), (64, 1, 1)]:
+        got = load_image_dataset("folder", tmp_path / "pictures", size, channels=asked)
+        assert got.images.shape == (1, channels, size, size)
+    # An MNIST-like set has one channel at any size, and cannot give three.
+    make_dataset(places["data_dir"], n=4)
+    got = load_image_dataset("mnist", places["data_dir"], image_size=64)
+    assert got.images.shape == (4, 1, 64, 64)
+    with pytest.raises(DatasetError, match="mnist images have 1 channel, not 3"):
+        load_image_dataset("mnist", places["data_dir"], channels=3)
+    with pytest.raises(DatasetError, match="folder images have 1 or 3 channels, not 2"):
+        load_image_dataset("folder", tmp_path / "pictures", channels=2)
 
 
 def test_missing_dataset_lists_the_places_searched(places):
@@ -198,18 +256,19 @@ def test_unknown_names(places):
 
 # ---- arrays for training ----
 
-def test_to_unit_range():
+def test_to_tanh_range_keeps_the_shape():
     images = np.array([[[0, 255], [128, 64]]] * 3, dtype=np.uint8)   # (3, 2, 2)
-    x = to_unit_range(images)
+    x = to_tanh_range(images[:, None])                              # (3, 1, 2, 2)
     assert x.dtype == np.float32 and x.shape == (3, 1, 2, 2)
     assert x.min() == -1.0 and x.max() == 1.0
     np.testing.assert_allclose(x[0, 0], [[-1, 1], [128 / 127.5 - 1, 64 / 127.5 - 1]], atol=1e-6)
-    assert to_unit_range(np.zeros((2, 3, 4, 4), np.uint8)).shape == (2, 3, 4, 4)
+    assert to_tanh_range(np.zeros((2, 3, 4, 4), np.uint8)).shape == (2, 3, 4, 4)
+    assert to_tanh_range(images).shape == (3, 2, 2)
 
 
 def test_pixel_scalings_both_ways():
     p = np.arange(256, dtype=np.uint8)
-    x = to_signed_range(p)
+    x = to_tanh_range(p)
     assert x.dtype == np.float32 and x[0] == -1.0 and x[-1] == 1.0
     np.testing.assert_allclose(x, p / 127.5 - 1, atol=1e-6)
     np.testing.assert_array_equal(to_uint8((x + 1) / 2), p)   # [0, 1] back to every level

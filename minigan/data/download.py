@@ -10,7 +10,7 @@ import urllib.error
 import urllib.request
 
 from .errors import DownloadError
-from .mnist import DATASETS, _file_names, cache_dir
+from .mnist import DATASETS, cache_dir, idx_file_names
 
 # Public mirrors, tried in order; a file is fetched as <base><file name>.
 MIRRORS = {
@@ -107,7 +107,7 @@ def download_dataset(name, split="train", folder=None, mirrors=None, checksums=N
     folder = folder or cache_dir(name)
     mirrors = mirrors or mirrors_for(name)
     checksums = checksums or SHA256[name]
-    for base in _file_names(split):
+    for base in idx_file_names(split):
         file = base + ".gz"
         dest = os.path.join(folder, file)
         if not os.path.isfile(dest):

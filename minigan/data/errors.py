@@ -1,5 +1,5 @@
 """The typed errors of minigan.data: a dataset that cannot be had, a malformed dataset file,
-and a download that failed."""
+a data folder that is not there, and a download that failed."""
 
 
 class DatasetError(ValueError):
@@ -10,6 +10,10 @@ class DatasetFormatError(DatasetError):
     """A dataset file that is malformed: not IDX, sizes that disagree with its length, corrupt or
     truncated gzip, images or labels of the wrong type or count. The message names the file or
     its folder; replacing the file (or deleting a downloaded one) is the cure."""
+
+
+class DataFolderError(DatasetError):
+    """The folder named as a dataset's does not exist, or is not a folder."""
 
 
 class DownloadError(OSError):

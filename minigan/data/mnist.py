@@ -12,18 +12,19 @@ from .errors import DatasetFormatError
 from .idx import read_idx
 
 DATASETS = ("mnist", "fashion-mnist")
-SPLITS = {"train": "train", "test": "t10k", "t10k": "t10k"}
+SPLIT_PREFIXES = {"train": "train", "test": "t10k", "t10k": "t10k"}   # a split -> its files' prefix
 SYSTEM_DIR = "/usr/share/datasets"  # where Debian's dataset-* packages put their files
 
 
-def _file_names(split):
+def idx_file_names(split):
     """The IDX file names of one split, without the ``.gz``: (images, labels)."""
-    prefix = SPLITS[split]
+    prefix = SPLIT_PREFIXES[split]
     return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
 
 
-def _idx_file(folder, name):
-    """``folder/name.gz``, ``folder/name``, or the ``train-images.idx3-ubyte`` spelling."""
+def find_idx_file(folder, name):
+    """The path of IDX file ``name`` in ``folder``, or None: ``folder/name.gz``, ``folder/name``,
+    or the ``train-images.idx3-ubyte`` spelling."""
     for candidate in (name + ".gz", name, name.replace("-idx", ".idx")):
         path = os.path.join(folder, candidate)
         if os.path.isfile(path):
@@ -56,9 +57,9 @@ def find_dataset(name, data_dir=None, split="train"):
 
     Returns None when no folder has them.
     """
-    images, labels = _file_names(split)
+    images, labels = idx_file_names(split)
     for folder in search_path(name, data_dir):
-        if _idx_file(folder, images) and _idx_file(folder, labels):
+        if find_idx_file(folder, images) and find_idx_file(folder, labels):
             return folder
     return None
 
@@ -69,20 +70,20 @@ def load_mnist_like(name, data_dir=None, split="train"):
     ``split`` is "train" (60000 images) or "test" (10000, the "t10k" files). Raises
     FileNotFoundError when no folder holds them, DatasetFormatError when a file is malformed.
     """
-    if split not in SPLITS:
+    if split not in SPLIT_PREFIXES:
         raise ValueError(f"unknown split {split!r}; expected 'train' or 'test'")
     folder = find_dataset(name, data_dir, split)
-    images_name, labels_name = _file_names(split)
+    images_name, labels_name = idx_file_names(split)
     if folder is None:
         searched = "\n  ".join(search_path(name, data_dir))
         raise FileNotFoundError(
             f"{name} ({split}): no folder holds {images_name}[.gz] and {labels_name}[.gz]. "
             f"Searched:\n  {searched}\n"
-            f"Put the files in one of these, or pass data_dir or set $MINIGAN_DATA."
+            f"Put the files in one of these, or name their folder, or set $MINIGAN_DATA."
             + (" (Debian: apt-get install dataset-fashion-mnist.)"
                if name == "fashion-mnist" else ""))
-    images = read_idx(_idx_file(folder, images_name))
-    labels = read_idx(_idx_file(folder, labels_name))
+    images = read_idx(find_idx_file(folder, images_name))
+    labels = read_idx(find_idx_file(folder, labels_name))
     if images.ndim != 3 or images.dtype != np.uint8:
         raise DatasetFormatError(f"{name}: images must be uint8 (N, H, W), got {images.dtype} "
                                  f"{images.shape} in {folder}")

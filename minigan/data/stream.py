@@ -1,9 +1,8 @@
 """Shuffled batches: ``batches`` for a NumPy array, ``BatchStream`` for training on a device."""
 import numpy as np
 
-from .. import backend, cuda
+from .. import backend
 from ..tensor import Tensor
-from .pixels import to_signed_range
 
 
 def batches(array, batch_size, rng, drop_last=True):
@@ -37,6 +36,7 @@ class BatchStream:
             raise ValueError(f"BatchStream: {len(images)} images, fewer than one batch of "
                              f"{batch_size}")
         self.images = backend.to_device(images, device)
+        self.arrays = backend.arrays_for(device)   # where batches are gathered and scaled
         self.batch_size, self.seed, self.device, self.name = batch_size, seed, device, name
         self.batches_per_epoch = len(images) // batch_size
         self.epoch, self.position = 0, 0   # position: batches already served in this epoch
@@ -57,19 +57,9 @@ class BatchStream:
             self._order = (self.epoch, backend.to_device(self.order(self.epoch), self.device))
         start = self.position * self.batch_size
         self.position += 1
-        if cuda.on_device(self.images):
-            return Tensor(self._gather_cuda(start))
-        index = self._order[1][start:start + self.batch_size]
         # NOTE: scale on the device: 4 times less to hold there than float32 images.
-        return Tensor(to_signed_range(self.images[index]))
-
-    def _gather_cuda(self, start):
-        """The batch at ``start`` of the epoch's order: one launch (kernels/batch.cu)."""
-        out = cuda.empty((self.batch_size, *self.images.shape[1:]), np.float32)
-        cuda.launch("batch", "gather_batch", np.float32, cuda.blocks_for(out.size), self.images,
-                    self._order[1], out, np.int64(start), np.int64(out.size // self.batch_size),
-                    np.int64(out.size))
-        return out
+        return Tensor(self.arrays.gather_batch(self.images, self._order[1], start,
+                                               self.batch_size))
 
     __next__ = next
 

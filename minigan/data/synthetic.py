@@ -19,14 +19,14 @@ def synthetic_images(n, image_size=28, channels=1, seed=0):
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         if channels == 1:
-            alpha = _shape_masks(rng, m, s)                       # (m, s, s) in [0, 1]
+            alpha = _shape_coverage(rng, m, s)                    # (m, s, s) in [0, 1]
             level = rng.uniform(0.75, 1.0, (m, 1, 1))
             img = (alpha * level)[:, None]                        # (m, 1, s, s)
         else:
             background = rng.uniform(0.0, 0.3, (m, channels, 1, 1)).astype(np.float32)
             img = np.broadcast_to(background, (m, channels, s, s))
             for layer in range(2):
-                alpha = _shape_masks(rng, m, s)[:, None]          # (m, 1, s, s)
+                alpha = _shape_coverage(rng, m, s)[:, None]       # (m, 1, s, s)
                 if layer == 1:
                     alpha *= rng.random((m, 1, 1, 1)) < 0.5
                 color = rng.uniform(0.0, 1.0, (m, channels, 1, 1)).astype(np.float32)
@@ -36,7 +36,7 @@ def synthetic_images(n, image_size=28, channels=1, seed=0):
     return out
 
 
-def _shape_masks(rng, m, s):
+def _shape_coverage(rng, m, s):
     """Coverage in [0, 1] of ``m`` random shapes on an s×s grid, from their signed distances."""
     kind = rng.integers(0, 6, m)
     cy, cx = rng.uniform(0.35 * s, 0.65 * s, (2, m, 1, 1)).astype(np.float32)

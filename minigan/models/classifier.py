@@ -9,7 +9,7 @@ for Inception's pool features, which cannot be downloaded here.
               Flatten, Linear(2w·7·7→hidden) ReLU          the features, (N, hidden)
     head:     Dropout(p), Linear(hidden→classes)            logits, (N, classes)
 
-Images come in as the GAN's do: (N, c, 28, 28) floats in [-1, 1] (``data.to_unit_range``).
+Images come in as the GAN's do: (N, c, 28, 28) floats in [-1, 1] (``data.to_tanh_range``).
 """
 from .. import nn
 from ..serialization import load, save

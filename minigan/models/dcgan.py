@@ -14,13 +14,14 @@ dcgan64  G: ConvT(nz→8ngf, k4 s1 p0), then ×2 upsampling ConvT(k4 s2 p1) to 4
 The discriminator returns one logit per image, shape (N, 1).
 """
 from .. import nn
+from ..data import default_channels
 
-_SIZES = (28, 64)
+IMAGE_SIZES = (28, 64)   # the sizes there is a layer stack for
 
 
-def _check_size(image_size):
-    if image_size not in _SIZES:
-        raise ValueError(f"DCGAN: image_size must be one of {_SIZES}, got {image_size}")
+def check_image_size(image_size):
+    if image_size not in IMAGE_SIZES:
+        raise ValueError(f"DCGAN: image_size must be one of {IMAGE_SIZES}, got {image_size}")
 
 
 class DCGANGenerator(nn.Module):
@@ -28,8 +29,8 @@ class DCGANGenerator(nn.Module):
 
     def __init__(self, image_size=28, nz=100, ngf=64, nc=None):
         super().__init__()
-        _check_size(image_size)
-        nc = nc or (1 if image_size == 28 else 3)
+        check_image_size(image_size)
+        nc = default_channels(image_size) if nc is None else nc
         self.nz = nz
         if image_size == 28:
             self.main = nn.Sequential(
@@ -64,8 +65,8 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, image_size=28, ndf=64, nc=None):
         super().__init__()
-        _check_size(image_size)
-        nc = nc or (1 if image_size == 28 else 3)
+        check_image_size(image_size)
+        nc = default_channels(image_size) if nc is None else nc
         if image_size == 28:
             self.main = nn.Sequential(
                 nn.Conv2d(nc, ndf, 4, 2, 1, bias=False),                     # 28 -> 14
@@ -91,7 +92,8 @@ class DCGANDiscriminator(nn.Module):
 
 
 def dcgan_init(model):
-    """The DCGAN paper's initialisation: conv weights N(0, 0.02), BatchNorm weight N(1, 0.02), bias 0."""
+    """The DCGAN paper's initialisation: conv weights N(0, 0.02), BatchNorm weight N(1, 0.02),
+    bias 0."""
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, 0.02)

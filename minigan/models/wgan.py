@@ -13,7 +13,8 @@ The critic returns one unbounded score per image, shape (N, 1). The generator is
 ``DCGANGenerator``.
 """
 from .. import nn
-from .dcgan import _check_size, dcgan_init
+from ..data import default_channels
+from .dcgan import check_image_size, dcgan_init
 
 _NORMS = ("layer", "none")
 
@@ -23,10 +24,10 @@ class WGANCritic(nn.Module):
 
     def __init__(self, image_size=28, ndf=64, nc=None, norm="layer"):
         super().__init__()
-        _check_size(image_size)
+        check_image_size(image_size)
         if norm not in _NORMS:
             raise ValueError(f"WGANCritic: norm must be one of {_NORMS}, got {norm!r}")
-        nc = nc or (1 if image_size == 28 else 3)
+        nc = default_channels(image_size) if nc is None else nc
         self.norm = norm
 
         def block(c_in, c_out, size):   # conv k4 s2 p1 to (c_out, size, size), LN, LReLU
