@@ -1,6 +1,9 @@
 """benchmarks/gan_step.py on the CPU at toy sizes, as a subprocess: a row per case, read
 back by its columns (case, batch, minigan ms, PyTorch ms, ratio, min-max, then RSS in MB
-once built and at peak, minigan's and PyTorch's)."""
+once built and at peak, minigan's and PyTorch's).
+
+The runs of gan_step.py and ab_step.py are marked slow (a process each, PyTorch's import,
+rounds of steps: seconds apiece): `pytest -m slow` runs them, as CI does."""
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +28,7 @@ def benchmark(*args):
             if line.split()[:1] and line.split()[0] in ("mlp-gan", "wgan28")}
 
 
+@pytest.mark.slow
 def test_the_floor_is_the_steps_flops_over_this_machines_gemm_rate():
     """A header line with the vector width, the BLAS kernel and the GEMM rate; under each
     case, its FLOPs (2 x the multiply-adds of its products), the floor they make at that
@@ -45,10 +49,14 @@ def test_the_floor_is_the_steps_flops_over_this_machines_gemm_rate():
     assert float(gflop) == pytest.approx(2 * 4 * macs / 1e9, abs=0.006)
     assert rest.startswith(f"{rate:.0f} GFLOP/s = ")
     floor_ms = float(rest.split(" = ")[1].split()[0])
-    assert floor_ms == pytest.approx(float(gflop) / rate * 1e3, abs=0.06)
+    # NOTE: printed to 0.05 ms from the unrounded FLOPs and rate; recomputed from the printed
+    # ones (to 0.005 GFLOP and 0.5 GFLOP/s), which at a loaded machine's low rate move it more
+    rounding = 0.05 + (0.005 + float(gflop) * 0.5 / rate) / rate * 1e3
+    assert floor_ms == pytest.approx(float(gflop) / rate * 1e3, abs=rounding)
     assert float(floor.rsplit("minigan ", 1)[1].rstrip("x")) > 1
 
 
+@pytest.mark.slow
 def test_minigan_alone_gets_a_time_and_its_memory():
     rows = benchmark("--case", "mlp-gan", "wgan28", "--only", "minigan")
     assert set(rows) == {"mlp-gan", "wgan28"}
@@ -59,6 +67,7 @@ def test_minigan_alone_gets_a_time_and_its_memory():
         assert torch_mb == ["-", "-"]
 
 
+@pytest.mark.slow
 def test_against_pytorch_the_ratio_lies_within_the_rounds_ratios():
     pytest.importorskip("torch")
     (case, batch, ours, theirs, ratio, spread, *memory), = benchmark("--case", "wgan28").values()
@@ -69,8 +78,9 @@ def test_against_pytorch_the_ratio_lies_within_the_rounds_ratios():
 
 
 def test_profile_accounts_for_the_whole_step():
-    """benchmarks/profile_step.py: a row per op type, and the kinds of work add up to the
-    profiled step's time."""
+    """benchmarks/profile_step.py: a row per op type, a row per tagged function (products and
+    movers), and the kinds of work, whose GEMM and movers are those rows' sums, add up to
+    the profiled step's time."""
     result = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "profile_step.py"),
                              "--case", "dcgan28", "--batch", "4", "--steps", "2",
                              "--warmup", "1"], capture_output=True, text=True, timeout=120)
@@ -82,16 +92,26 @@ def test_profile_accounts_for_the_whole_step():
            if line.split()[:1] and line.split()[0] in ("Conv2d", "ConvTranspose2d", "BatchNorm")}
     assert set(ops) == {"Conv2d", "ConvTranspose2d", "BatchNorm"}
     assert all(float(row[2]) > 0 and float(row[3]) > 0 for row in ops.values())  # fwd, bwd
+    start = next(i for i, l in enumerate(lines) if l.startswith("tagged work"))
+    end = next(i for i, l in enumerate(lines) if l.startswith("kind of work"))
+    tagged = {line.split()[0]: line.split() for line in lines[start + 1:end]}
+    # every product goes through the namespace's product; a conv's pixels through the movers
+    assert {"product", "im2col", "col2im", "to_batch_last"} <= set(tagged)
+    assert {row[1] for row in tagged.values()} == {"product", "mover"}
     kinds = {}
-    for line in lines[next(i for i, l in enumerate(lines) if l.startswith("kind of work")) + 1:]:
+    for line in lines[end + 1:]:
         name, ms, _share = line.rsplit(None, 2)
         kinds[name] = float(ms)
     assert set(kinds) == {"GEMM", "pixel movers", "other array work in ops", "optimizer",
                           "Python outside ops"}
     assert min(kinds["GEMM"], kinds["pixel movers"], kinds["optimizer"]) > 0
+    for kind, name in (("product", "GEMM"), ("mover", "pixel movers")):   # printed to 0.01 ms
+        rows = [float(row[3]) for row in tagged.values() if row[1] == kind]
+        assert sum(rows) == pytest.approx(kinds[name], abs=0.01 * len(rows))
     assert sum(kinds.values()) == pytest.approx(step_ms, rel=0.02)
 
 
+@pytest.mark.slow
 def test_ab_step_times_two_trees_and_gives_their_ratio():
     """benchmarks/ab_step.py with this tree as both A and B, at toy sizes: a row per case
     whose B/A is B's median over A's."""

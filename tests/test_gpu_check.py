@@ -2,7 +2,8 @@
 
 Every part but the nested test run (the suite it would run is this one) goes through the
 same code as on a GPU, at toy sizes: the CPU-against-GPU comparisons, the training run with
-its resume, the benchmarks with CUDA-event timing, the log and the table.
+its resume, the benchmarks with CUDA-event timing, the log and the table. The dry runs take
+minutes on the emulator, so they are marked slow (`pytest -m slow`, which CI runs).
 """
 import importlib.util
 import json
@@ -24,6 +25,7 @@ def gpu_check(out, *args):
                           timeout=300, cwd=out)
 
 
+@pytest.mark.slow
 def test_the_gpu_check_runs_every_part_on_the_emulated_gpu(tmp_path):
     result = gpu_check(tmp_path, "--parts", "capture", "step", "penalties", "train", "profile",
                        "race", "graph")
@@ -48,6 +50,7 @@ def test_the_gpu_check_runs_every_part_on_the_emulated_gpu(tmp_path):
     assert [line.split()[:2] for line in table] == [[r["part"], "ok"] for r in rows]
 
 
+@pytest.mark.slow
 def test_a_part_without_the_time_it_may_take_is_skipped_and_reported(tmp_path):
     # 100 s left: train (up to 120 s) is not started, step (up to 70 s) runs; the exit code says so
     result = gpu_check(tmp_path, "--budget", "100", "--parts", "train", "step")

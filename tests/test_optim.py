@@ -1,9 +1,12 @@
-"""Adam and SGD against hand-computed steps; state dicts that resume bit-exactly."""
+"""Adam and SGD against hand-computed steps, Adam's fused kernel against its NumPy update on
+every GPU, and state dicts that resume bit-exactly: every check of the optimizers."""
 import numpy as np
 import pytest
 
 import minigan
+from helpers import check_op
 from minigan import nn
+from minigan.optim import adam_update, adam_update_cuda
 
 
 def textbook_adam(p, grads, lr, b1, b2, eps, wd=0.0):
@@ -62,6 +65,68 @@ def test_adam_on_the_gpu_counts_steps_on_the_device_and_resumes(gpu):
     resumed = run(gpu, grads[2:], state)
     np.testing.assert_array_equal(resumed[0].cpu().numpy(), p_gpu.cpu().numpy())
     assert resumed[2].state_dict()["state"][0]["step"] == 4
+
+
+# ---- the fused update (kernels/adam.cu) against NumPy's (optim.adam_update) ----
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_adam_kernel(gpu, dtype, weight_decay):
+    rng, shape = np.random.default_rng(0), (300,)
+    p0, g = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    m0, v0 = rng.standard_normal(shape).astype(dtype), rng.uniform(0, 1, shape).astype(dtype)
+    args = (3, 1e-3, 0.5, 0.999, 1e-8, weight_decay)
+    expected = [p0.copy(), g, m0.copy(), v0.copy()]
+    adam_update(*expected, *args)
+    got = [minigan.tensor(a, device=gpu) for a in (p0, g, m0, v0)]
+    step = minigan.tensor(np.array([args[0]]), device=gpu).data   # t, read on the device
+    adam_update_cuda(*[t.data for t in got], step, *args[1:])
+    # NOTE: float32 within a few roundings (a GPU may fuse a multiply-add): the kernel takes
+    # 1 - β₁, 1 - β₂ rounded from double, as NumPy does; computing them in float32 was 1.3e-5 off
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(b.cpu().numpy(), a, rtol=rtol, atol=1e-9)
+
+
+def test_the_fused_adam_reads_a_transposed_gradient(gpu):
+    rng = np.random.default_rng(7)
+    p, g = rng.standard_normal((4, 3)), rng.standard_normal((3, 4)).T
+    expected = [p.copy(), np.zeros_like(p), np.zeros_like(p)]
+    adam_update(expected[0], g, *expected[1:], 1, 1e-3, 0.9, 0.999, 1e-8, 0.0)
+    got = [minigan.tensor(a, device=gpu) for a in (p, np.zeros_like(p), np.zeros_like(p))]
+    g_dev = minigan.tensor(g.T, device=gpu).T   # a transposed view on the device
+    step = minigan.tensor(np.array([1]), device=gpu).data
+    adam_update_cuda(got[0].data, g_dev.data, got[1].data, got[2].data,
+                     step, 1e-3, 0.9, 0.999, 1e-8, 0.0)
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(b.cpu().numpy(), a, rtol=1e-12)
+
+
+def test_adam_with_a_transposed_gradient(gpu):
+    # x @ W.T leaves W.grad as the transpose of a dense array
+    def two_steps(x, W):
+        W = nn.Parameter(W)
+        opt = minigan.optim.Adam([W], lr=0.1)
+        for _ in range(2):
+            opt.zero_grad()
+            (x @ W.T).pow(2).sum().backward()
+            assert W.grad.data.flags.c_contiguous
+            opt.step()
+        return W.detach()
+    rng = np.random.default_rng(7)
+    check_op(two_steps, rng.standard_normal((5, 3)), rng.standard_normal((4, 3)), device=gpu,
+             reference="cpu", requires_grad=[False, False], rtol=1e-5, atol=1e-6)
+
+
+def test_adam_refuses_a_parameter_it_has_no_kernel_for(device):
+    p = nn.Parameter(minigan.tensor(np.ones(3, np.float16), device=device))
+    p.grad = minigan.tensor(np.ones(3, np.float16), device=device)
+    with pytest.raises(TypeError, match="Adam: dtype float16 is not supported"):
+        minigan.optim.Adam([p]).step()
+    q = nn.Parameter(minigan.tensor(np.ones(3, np.float32), device=device))
+    q.grad = minigan.tensor(np.ones(3, np.float64), device=device)
+    with pytest.raises(TypeError, match="Adam: expected parameter, grad of one dtype"):
+        minigan.optim.Adam([q]).step()
 
 
 def test_adam_first_step_size_is_lr():

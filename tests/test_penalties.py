@@ -7,14 +7,16 @@
   every sample, so WGAN-GP = λ(‖w‖ - 1)² and R1 = γ/2 ‖w‖², with gradients
   2λ(‖w‖ - 1) w/‖w‖ and γ w;
 - the penalty's own gradient against finite differences, end to end.
-Every test runs on every device.
+Every test runs on every device; the gradgradchecks of a critic's layers and of the models,
+thousands of launches, run on the emulated GPU in the slow set (the kernels' own second
+derivatives are checked in the quick run: tests/test_kernels.py).
 """
 import numpy as np
 import pytest
 
 import minigan
 import minigan.functional as F
-from helpers import check_op
+from helpers import SLOW_ON_THE_EMULATOR, check_op
 from minigan import models, nn
 from minigan.autograd import gradcheck, gradgradcheck
 from minigan.penalties import (gradient_penalty, interpolate, r1_penalty,
@@ -48,12 +50,14 @@ def dcgan_discriminator_fn(x, W1, W2, gamma, beta, W3):
     return F.conv2d(h, W3).reshape(x.shape[0], 1)
 
 
+@pytest.mark.parametrize("device", SLOW_ON_THE_EMULATOR, indirect=True)
 def test_gradgradcheck_wgan_critic_layers(device):
     x, W1, W2, W3 = arrays((2, 1, 8, 8), (2, 1, 4, 4), (3, 2, 4, 4), (1, 3, 2, 2), scale=1.0)
     gamma, beta = 1 + 0.3 * RNG.standard_normal((3, 2, 2)), 0.3 * RNG.standard_normal((3, 2, 2))
     check_op(wgan_critic_fn, x, W1, W2, gamma, beta, W3, device=device)
 
 
+@pytest.mark.parametrize("device", SLOW_ON_THE_EMULATOR, indirect=True)
 def test_gradgradcheck_dcgan_discriminator_layers(device):
     x, W1, W2, W3 = arrays((2, 1, 8, 8), (2, 1, 4, 4), (3, 2, 4, 4), (1, 3, 2, 2), scale=1.0)
     gamma, beta = 1 + 0.3 * RNG.standard_normal(3), 0.3 * RNG.standard_normal(3)
@@ -65,6 +69,7 @@ def test_gradgradcheck_dcgan_discriminator_layers(device):
     (lambda: models.WGANCritic(64, ndf=2), (2, 3, 64, 64)),
     (lambda: models.DCGANDiscriminator(28, ndf=2), (2, 1, 28, 28))],
     ids=["wgan28", "wgan64", "dcgan28"])
+@pytest.mark.parametrize("device", SLOW_ON_THE_EMULATOR, indirect=True)
 def test_gradgradcheck_of_the_models_input_gradient(device, make, shape):
     """What a penalty differentiates: x ↦ ∇ₓ D(x), along random directions."""
     minigan.manual_seed(0)
