@@ -45,7 +45,7 @@ QUOTE = re.compile(r"^<!-- quote (?P<spec>.+?) -->\n(?P<body>.*?)^<!-- /quote --
                    re.MULTILINE | re.DOTALL)
 PYCON = re.compile(r"^```pycon\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
 TEST_NAME = re.compile(r"`(?P<file>tests/[\w/]+\.py)::(?P<name>\w+)(?:\[[^\]`]*\])?`")
-LANGUAGE = {".py": "python", ".cu": "cuda"}
+LANGUAGE = {".py": "python", ".cu": "cuda", ".cuh": "cuda"}
 
 
 class QuoteError(Exception):
