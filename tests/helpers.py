@@ -4,6 +4,7 @@ import pytest
 
 import minigan
 from minigan.autograd import gradcheck, gradgradcheck, run_backward
+from minigan.testing import shapes
 
 NO_GPU = "no GPU (CuPy missing or no device)"
 
@@ -16,6 +17,18 @@ DEVICES = ["cpu", *GPUS]
 # thousands (gradgradcheck of a whole critic) runs there in the slow set only, with
 # @pytest.mark.parametrize("device", SLOW_ON_THE_EMULATOR, indirect=True)
 SLOW_ON_THE_EMULATOR = ["cpu", pytest.param("emulated", marks=pytest.mark.slow), _REAL_GPU]
+
+
+# The NumPy references and the shapes the op tests share (tests/test_ops.py, test_layer_ops.py)
+SMALL = shapes(max_dims=3, max_side=3)
+
+
+def sigmoid_np(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def softplus_np(x):
+    return np.logaddexp(0, x)
 
 
 def check_op(fn, *arrays, device, reference=None, dtype=np.float64, atol=1e-10, rtol=1e-7,

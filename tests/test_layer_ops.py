@@ -15,18 +15,8 @@ from hypothesis import strategies as st
 
 import minigan
 import minigan.functional as F
-from helpers import check_op
+from helpers import SMALL, check_op, sigmoid_np, softplus_np
 from minigan.testing import float_arrays, shapes
-
-SMALL = shapes(max_dims=3, max_side=3)
-
-
-def sigmoid_np(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def softplus_np(x):
-    return np.logaddexp(0, x)
 
 
 # ---- layers and losses ----
