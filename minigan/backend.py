@@ -4,7 +4,8 @@ A CPU tensor holds a ``numpy.ndarray`` and a CUDA tensor a ``cupy.ndarray``.
 ``arrays_for(x)`` is the choice: it returns the array namespace that serves an array or a
 device, ``minigan.arrays`` (NumPy) or ``minigan.cuda.arrays`` (our kernels), which hold the
 same functions (new arrays, fill, copy, add into, products, gather, random draws, dense,
-transpose, broadcast; tests/test_arrays.py checks the list). Function's dispatch
+transpose, broadcast, the host array ``Tensor.numpy`` gives; tests/test_arrays.py checks the
+list). Function's dispatch
 (``Function._run``) makes it once per op call, and picks ``forward_cuda`` by it; the
 optimizers once per parameter in their step; what runs outside an op (``Tensor.copy_``,
 ``fill_``, ``numpy``, the creation functions, the engine's gradient sums, ToDevice's way

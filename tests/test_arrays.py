@@ -13,7 +13,7 @@ from minigan import arrays as numpy_arrays
 from minigan import backend
 from minigan.cuda import arrays as cuda_arrays
 
-NAMES = ("kernels_take", "asarray", "array", "arange", "fill", "full", "copy", "add_into",
+NAMES = ("kernels_take", "asarray", "array", "arange", "numpy", "fill", "full", "copy", "add_into",
          "product", "gather_batch", "uniform", "normal", "dense", "transpose", "broadcast")
 # every float that a move must keep as it is: both zeros, both infinities, NaN, a subnormal
 SPECIAL = np.array([-0.0, 0.0, np.inf, -np.inf, np.nan, 1.5, -2.25, 1e-310, 3.0, -7.0, 0.1, 2e5])

@@ -49,6 +49,11 @@ def arange(start, end, step, dtype):
     return backend.cupy.arange(start, end, step, dtype=dtype)
 
 
+def numpy(a):
+    """``Tensor.numpy`` of a device array: refused, as PyTorch refuses it (no silent copy)."""
+    raise TypeError("numpy: cannot convert a cuda tensor to numpy; call .cpu() first")
+
+
 def add_into(y, x):
     """y += x, in place (a gradient being summed): one launch of kernels/arith.cu's add_into
     for float32 or float64 y and x of one shape and dtype, y dense; CuPy's own += for the
