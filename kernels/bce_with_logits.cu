@@ -13,11 +13,6 @@ __device__ T softplus_neg(T x) {            // softplus(-x)
     return (x < T(0) ? -x : T(0)) + log1p(exp(-fabs(x)));
 }
 
-template <typename T>
-__device__ T sigmoid_of(T x) {
-    return T(0.5) * tanh(T(0.5) * x) + T(0.5);
-}
-
 // loss: per element when partials is null ('none'); else each block's sum into partials[block]
 template <typename T>
 __global__ void bce_with_logits_forward(const T* __restrict__ x, const T* __restrict__ t,

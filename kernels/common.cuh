@@ -39,3 +39,13 @@ __device__ inline void part_bounds(long long p, long long P, long long m, long l
     *k0 = p * chunk < m ? p * chunk : m;
     *k1 = *k0 + chunk < m ? *k0 + chunk : m;
 }
+
+// sigma(x) = 1 / (1 + e^-x), the same formula as minigan/ops/activation.py's sigmoid_array:
+// with e = exp(-|x|), 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
+// NOTE: e <= 1 never overflows, and e / (1 + e) keeps full relative accuracy where sigma is
+// tiny (x << 0), which (1 + tanh(x / 2)) / 2 loses: it cancels to 0 below x = -40 or so.
+template <typename T>
+__device__ T sigmoid_of(T x) {
+    const T e = exp(-fabs(x));
+    return x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+}

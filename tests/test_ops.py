@@ -4,6 +4,7 @@
 Shapes and values come from Hypothesis (``minigan.testing``); each test is
 one call of ``check_op``. Shapes stay small: the checks are element by element.
 """
+import math
 import operator
 
 import numpy as np
@@ -335,6 +336,25 @@ def test_tanh(device, x):
 @given(float_arrays(SMALL, min_value=-6, max_value=6))
 def test_sigmoid(device, x):
     check_op(minigan.sigmoid, x, device=device, reference=sigmoid_np)
+
+
+@pytest.mark.parametrize("dtype", [minigan.float64, minigan.float32])
+def test_sigmoid_keeps_its_relative_accuracy_where_it_is_tiny(device, dtype):
+    """σ(x) = e^x / (1 + e^x) for x < 0: (1 + tanh(x/2)) / 2 would give 0 at -40 and be
+    35% off at -37; and nothing overflows at ±1000. BCE's gradient uses the same σ."""
+    xs = [-1000.0, -100.0, -40.0, -37.0, -20.0, 0.0, 20.0, 1000.0]
+    exact = np.array([math.exp(x) / (1 + math.exp(x)) if x < 0 else 1 / (1 + math.exp(-x))
+                      for x in xs])
+    x = minigan.tensor(xs, dtype=dtype, device=device)
+    t = minigan.zeros(len(xs), dtype=dtype, device=device)
+    x.requires_grad_()
+    F.binary_cross_entropy_with_logits(x, t, reduction="sum").backward()   # gx = σ(x) - 0
+    # below the smallest normal number a GPU build flushes to 0: judged in absolute terms there
+    tiny = np.finfo(np.float32 if dtype == minigan.float32 else np.float64).tiny
+    rtol = 2e-6 if dtype == minigan.float32 else 4e-15
+    for y in (minigan.sigmoid(x), x.grad):
+        got = y.detach().cpu().numpy().astype(np.float64)
+        np.testing.assert_allclose(got, exact, rtol=rtol, atol=tiny)
 
 
 @given(float_arrays(SMALL, min_value=-6, max_value=6))

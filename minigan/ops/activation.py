@@ -160,10 +160,13 @@ class Softplus(Function):
 
 
 def sigmoid_array(x):
-    """σ(x) on a NumPy or CuPy array (the forward of ``Sigmoid``, and BCE's gradient)."""
-    half = x.dtype.type(0.5)
-    # NOTE: σ(x) = (1 + tanh(x/2)) / 2 never overflows, unlike 1 / (1 + exp(-x)).
-    return half * Function.xp(x).tanh(half * x) + half
+    """σ(x) on a NumPy or CuPy array (the forward of ``Sigmoid``, and BCE's gradient):
+    with e = e^-|x|, σ(x) = 1 / (1 + e) for x ≥ 0 and e / (1 + e) for x < 0."""
+    xp, one = Function.xp(x), x.dtype.type(1)
+    # NOTE: e ≤ 1 never overflows, and e / (1 + e) keeps full relative accuracy where σ is
+    # tiny (x ≪ 0), which (1 + tanh(x/2)) / 2 loses: it cancels to 0 below x ≈ -40.
+    e = xp.exp(-abs(x))
+    return xp.where(x >= 0, one / (one + e), e / (one + e))
 
 
 def softplus_array(x):
