@@ -154,3 +154,102 @@ def test_the_tour_picture_is_of_the_graph_to_dot_draws_now():
     assert to_dot(loss, params=names) == committed, (
         "python examples/graph_picture.py --out docs/images --ndf 8 --ngf 8 --batch 16")
     assert np.isfinite(loss.item())
+
+
+# ---- the ops a backward recorded (create_graph=True), coloured apart ----
+
+FORWARD_FILL, BACKWARD_FILL = "#fff2cc", "#f4c7d6"
+
+
+def fills(dot):
+    """node -> its fillcolor, for every node to_dot declares."""
+    return dict(re.findall(r'^    (\w+) \[label="(?:[^"\\]|\\.)*", .*fillcolor="([^"]+)"',
+                           dot, re.MULTILINE))
+
+
+def op_nodes(*roots):
+    """fn -> its node name, the way to_dot numbers them (leaves first, then ops)."""
+    from minigan.autograd.graph import _walk
+    ops, leaves = _walk(roots)
+    return {fn: f"n{len(leaves) + i}" for i, fn in enumerate(ops)}
+
+
+def test_ops_recorded_by_a_backward_are_coloured_apart_from_the_forward():
+    x = minigan.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    h = x.exp()                                                   # forward
+    (g,) = minigan.autograd.grad(h.sum(), x, create_graph=True)   # g = e^x, recorded
+    mid = g * h                                                   # forward again
+    z = mid.sum()
+    forward = {h.grad_fn, mid.grad_fn, z.grad_fn}
+    nodes = op_nodes(z)
+    assert forward <= set(nodes) and g.grad_fn in nodes and len(nodes) > len(forward)
+    dot = to_dot(z, params={"x": x})
+    colour = fills(dot)
+    for fn, name in nodes.items():
+        want = FORWARD_FILL if fn in forward else BACKWARD_FILL
+        assert colour[name] == want, (type(fn).__name__, fn in forward, colour[name])
+    assert "legend_backward" in dot and "create_graph=True" in dot
+    parse(dot)
+
+
+def test_a_graph_without_a_recorded_backward_has_no_legend_and_no_pink():
+    x = minigan.randn(3, requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)   # create_graph=False: the backward records nothing
+    dot = to_dot(y)
+    assert "legend" not in dot and BACKWARD_FILL not in dot
+    assert not any(fn.in_backward for fn in op_nodes(y))
+
+
+def test_the_mark_outlives_release_and_ends_with_the_backward():
+    x = minigan.randn(3, requires_grad=True)
+    (g,) = minigan.autograd.grad((x * x).sum(), x, create_graph=True)
+    after = g * 2                     # made after the backward returned: a forward op
+    assert g.grad_fn.in_backward and not after.grad_fn.in_backward
+    recorded = g.grad_fn
+    after.sum().backward()            # frees every op on the way, the recorded ones too
+    assert recorded.released and recorded.in_backward
+
+
+# ---- values=True: every tensor with its value and gradient ----
+
+def page_01_example():
+    x = minigan.tensor([1.0, 2.0], requires_grad=True)
+    w = minigan.tensor([3.0, -1.0], requires_grad=True)
+    b = minigan.tensor(0.5, requires_grad=True)
+    y = (x * w).sum() + b
+    loss = y * y
+    (gy,) = minigan.autograd.grad(loss, y, retain_graph=True)
+    loss.backward(retain_graph=True)
+    return to_dot(loss, params={"x": x, "w": w, "b": b, "y": y, "loss": loss}, values=True,
+                  grads={y: gy})
+
+
+def test_values_show_data_and_grad_of_every_tensor():
+    nodes, edges = parse(page_01_example())
+    label = {text.split("\\n")[0]: (n, text) for n, text in nodes.items()}
+    assert label["x"][1] == "x\\ndata [1, 2]\\ngrad [9, -3]"
+    assert label["w"][1] == "w\\ndata [3, -1]\\ngrad [3, 6]"
+    assert label["b"][1] == "b\\ndata 0.5\\ngrad 3"
+    assert label["y"][1] == "y\\ndata 1.5\\ngrad 3"           # from grads=
+    assert label["loss"][1] == "loss\\ndata 2.25"              # no gradient given: none shown
+    tensors = [n for n, text in nodes.items() if "\\ndata " in text]
+    assert len(tensors) == 3 + 3 + 1                             # leaves, x*w, sum, y; the root
+    # y is one box, read twice by the last Mul, made by the Add
+    y_node, mul = label["y"][0], [a for a, b, _, _ in edges if b == label["loss"][0]][0]
+    assert [(a, b) for a, b, _, _ in edges if a == y_node] == [(y_node, mul)] * 2
+    assert nodes[[a for a, b, _, _ in edges if b == y_node][0]] == "Add"
+    assert all(label_ == "" for _, _, label_, _ in edges)      # no shapes on the arrows
+
+
+def test_values_of_a_large_tensor_show_its_shape():
+    x = minigan.randn(3, 4, requires_grad=True)
+    (x * 2).sum().backward(retain_graph=True)
+    nodes, _ = parse(to_dot((x * 2).sum(), params={"x": x}, values=True))
+    assert nodes[by_label(nodes, "x")] == "x\\ndata (3, 4)\\ngrad (3, 4)"
+
+
+def test_without_values_the_text_is_as_before():
+    x = minigan.randn(3, requires_grad=True)
+    y = (x * x).sum()
+    assert to_dot(y) == to_dot(y, values=False, grads={y: minigan.ones(())})

@@ -6,6 +6,7 @@
 """
 from .. import ops
 from . import anomaly, grad_mode, profiler
+from .function import backward_running
 
 
 def _topological_order(roots, wanted):
@@ -126,7 +127,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         else:
             _accumulate(grads, x, g)
 
-    with grad_mode.set_grad_enabled(create_graph):
+    with grad_mode.set_grad_enabled(create_graph), backward_running():
         for root, g in zip(roots, root_grads):
             if wanted is not None and id(root) in wanted:
                 _accumulate(captured, root, g)

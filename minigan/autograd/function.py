@@ -31,8 +31,27 @@ def _no_output():
     return None
 
 
+_backward_running = False   # set by ``backward_running`` while the engine runs a backward
+
+
+class backward_running:
+    """The engine runs a backward inside this: an op recorded meanwhile (create_graph=True)
+    is marked ``in_backward``, so that ``to_dot`` can tell it from the forward's ops."""
+
+    def __enter__(self):
+        global _backward_running
+        self.prev, _backward_running = _backward_running, True
+        return self
+
+    def __exit__(self, *exc):
+        global _backward_running
+        _backward_running = self.prev
+        return False
+
+
 class Function:
     released = False     # set when backward frees the saved values (retain_graph=False)
+    in_backward = False  # recorded while a backward ran (create_graph=True), not by a forward
     forward_cuda = None  # kernel-backed ops override it
     dense_inputs = True  # forward_cuda reads dense, C-ordered arrays (MatMul takes views)
     every_dtype = False  # forward_cuda takes float32 and float64 only (MatMul, Linear: any)
@@ -71,6 +90,8 @@ class Function:
                 if y is not None and y.data.dtype.kind == "f":
                     y.requires_grad = True
                     y.grad_fn = self
+            if _backward_running:   # a backward's op, recorded with create_graph=True
+                self.in_backward = True
         return outputs[0] if len(outputs) == 1 else outputs
 
     def forward(self, *xs):
@@ -81,8 +102,11 @@ class Function:
 
     def release(self):
         """Drop everything saved for backward; a second backward then raises."""
+        in_backward = self.in_backward
         self.__dict__.clear()
         self.released = True
+        if in_backward:
+            self.in_backward = True   # what the op was stays known to a picture
 
     def name(self):
         return type(self).__name__ + "Backward"
