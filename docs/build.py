@@ -1,7 +1,8 @@
 """Keeps the tour true to the code: quotes pulled from the source, examples run.
 
-    python docs/build.py            # refresh every quote in docs/*.md from the source
-    python docs/build.py --check    # fail if a quote is stale, a name gone, an example wrong
+    python docs/build.py            # refresh quotes, printed output and pictures
+    python docs/build.py --check    # fail if any is stale, a name gone, an example wrong,
+                                    # a link, a fence or a page's shape broken
 
 A page never holds pasted library code. It asks for it:
 
@@ -13,8 +14,8 @@ and this script writes, between the two lines, a link to the file and the code o
 
     Name, Class.method       a Python def or class (ast), or a CUDA function (by name,
                              with the // comment just above it)
-    Name#gx                  the block of Name that a "# ---- gx ----" line starts (STYLE
-                             rule 2), up to the next such line or the end of its indent
+    Name#gx                  the block of Name that a "# ---- gx ----" line starts,
+                             up to the next such line or the end of its indent
                              (quote the whole in "" when the block's name has a space)
     Name "text"              the one line of Name that holds "text"
     Name "from".."to"        the lines of Name from the one holding "from" to the first
@@ -27,16 +28,36 @@ Runnable examples are the ```pycon blocks: doctest style, ``>>>`` and what it pr
 ``tests/test_docs.py`` runs every page's examples (the blocks of a page share one
 namespace, in order), checks that every quote is fresh, and that every test a page
 names (``tests/test_kernels.py::test_batch_norm_training_kernels``) exists.
+
+Printed output is generated too. A page asks for what a program prints:
+
+    <!-- output profile -->
+    <!-- /output -->
+
+and this script runs the program that ``OUTPUTS`` names for it and writes what it printed
+in a ```text block between the lines. The check runs it again and compares, its varying
+numbers masked (times, percentages, decimals: ``masked`` in docs/outputs.py), its words and whole numbers
+(op names, call counts) exactly; so a refresh rewrites a block only when that differs.
+
+The pictures in docs/images/ are drawn by the scripts in docs/pictures/ (its
+``__init__.py`` says how); this script redraws the stale ones and the check names them.
+The prose is checked by docs/checks.py: links and anchors, fences, references that leave
+the repository, and each page's title, footer, Tests and Exercises.
 """
 import argparse
 import ast
 import doctest
+import importlib
 import io
 import re
 import shlex
 import sys
 import textwrap
 from pathlib import Path
+
+import checks
+import outputs
+from outputs import OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -182,10 +203,77 @@ def render(spec):
     return f"{where}\n\n```{fence}\n{quote(spec)}\n```\n"
 
 
-def refresh(text):
+def refresh_quotes(text):
     """The page ``text`` with every quote written anew from the source."""
     return QUOTE.sub(lambda m: f"<!-- quote {m['spec']} -->\n{render(m['spec'])}"
                                f"<!-- /quote -->", text)
+
+
+# ---- printed output (docs/outputs.py) ----
+
+# NAME of <!-- output NAME --> -> the function that prints it now
+OUTPUTS = {"profile": outputs.profile_table, "profile_step": outputs.profile_step_tables}
+
+
+def printed(name, registry=None):
+    """What output block ``name`` holds when fresh (its program runs once a build)."""
+    return outputs.printed(name, OUTPUTS if registry is None else registry)
+
+
+def stale_outputs(page, registry=None):
+    """(name, what differs) for each output block of the page that a run now contradicts."""
+    return outputs.stale_outputs(page, OUTPUTS if registry is None else registry)
+
+
+def refresh_outputs(text, registry=None):
+    """The page ``text`` with each output block that a run now contradicts written anew."""
+    return outputs.refresh_outputs(text, OUTPUTS if registry is None else registry)
+
+
+def refresh(text, registry=None):
+    """The page ``text`` with its quotes and stale output blocks written anew."""
+    return refresh_outputs(refresh_quotes(text), registry)
+
+
+# ---- pictures (docs/pictures/__init__.py: the protocol) ----
+
+class PictureError(Exception):
+    """The pictures cannot be checked: docs/pictures is not there or not as agreed."""
+
+
+def picture_package():
+    """docs/pictures, imported: pictures(), stamp(module), stale(module), redraw(module)."""
+    if not (DOCS / "pictures" / "__init__.py").is_file():
+        raise PictureError("docs/pictures/__init__.py is missing: it draws the pages' "
+                           "pictures, and without it none can be checked or redrawn")
+    if str(DOCS) not in sys.path:
+        sys.path.insert(0, str(DOCS))
+    package = importlib.import_module("pictures")
+    missing = [f for f in ("pictures", "stale", "redraw") if not hasattr(package, f)]
+    if missing:
+        raise PictureError(f"docs/pictures/__init__.py has no {', '.join(missing)}")
+    return package
+
+
+def stale_pictures(package=None):
+    """The images/NAME.png that their script would draw differently now (or that are not
+    there)."""
+    package = picture_package() if package is None else package
+    return [f"images/{m.IMAGE}" for m in package.pictures() if package.stale(m)]
+
+
+def redraw_pictures(package=None):
+    """Redraw every stale picture: (images/NAME.png, None when redrawn, else why not)."""
+    package = picture_package() if package is None else package
+    done = []
+    for m in package.pictures():
+        if package.stale(m):
+            try:
+                package.redraw(m)
+                done.append((f"images/{m.IMAGE}", None))
+            except RuntimeError as e:   # its inputs are not on this machine
+                done.append((f"images/{m.IMAGE}", str(e)))
+    return done
 
 
 # ---- the checks ----
@@ -225,36 +313,75 @@ def run_examples(page):
     return runner.failures, runner.tries, out.getvalue()
 
 
+def page_problems(page, order=None):
+    """Every problem of ``page`` but its examples', one string each: stale quotes and
+    outputs, missing tests, and the prose checks of docs/checks.py."""
+    order = checks.tour(pages()) if order is None else order
+    try:
+        problems = [f"stale quote {spec!r}: run python docs/build.py"
+                    for spec in stale_quotes(page)]
+    except QuoteError as e:
+        problems = [str(e)]
+    try:
+        problems += [f"stale output {name!r}: {diff}: run python docs/build.py"
+                     for name, diff in stale_outputs(page)]
+    except OutputError as e:
+        problems.append(str(e))
+    problems += [f"names {name}, which does not exist" for name in missing_tests(page)]
+    problems += checks.bad_links(page) + checks.fence_problems(page)
+    problems += checks.leaving_references(page) + checks.navigation_problems(page, order)
+    return problems
+
+
+def readme_problems():
+    """The repository's README: its links into docs/ resolve; nothing leaves the repository."""
+    readme = ROOT / "README.md"
+    return checks.bad_links(readme, under=DOCS) + checks.leaving_references(readme)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--check", action="store_true",
-                   help="change nothing; fail on a stale quote, a missing test or a wrong example")
+                   help="change nothing; fail on a stale quote, output or picture, a missing "
+                        "test, a wrong example, a broken link or fence, a page out of shape")
     args = p.parse_args()
     failed = False
+
+    def problem(where, what):
+        nonlocal failed
+        print(f"{where}: {what}")
+        failed = True
+
+    try:
+        if args.check:
+            for image in stale_pictures():
+                problem(image, "stale picture: run python docs/build.py")
+        for image, why in [] if args.check else redraw_pictures():
+            if why:
+                problem(image, f"stale, and cannot be redrawn here: {why}")
+            else:
+                print(f"{image}: redrawn")
+    except PictureError as e:
+        problem("docs/pictures", e)
+    for what in readme_problems():
+        problem("README.md (the repository's)", what)
     for page in pages():
         text = page.read_text()
-        try:
-            new = refresh(text)
-        except QuoteError as e:
-            print(f"{page.name}: {e}")
-            failed = True
+        if not args.check:
+            try:
+                if refresh(text) != text:
+                    page.write_text(refresh(text))
+                    print(f"{page.name}: quotes and outputs refreshed")
+            except (QuoteError, OutputError) as e:
+                problem(page.name, e)
             continue
-        if args.check:
-            for spec in stale_quotes(page):
-                print(f"{page.name}: stale quote {spec!r}: run python docs/build.py")
-                failed = True
-            for name in missing_tests(page):
-                print(f"{page.name}: names {name}, which does not exist")
-                failed = True
-            bad, tried, report = run_examples(page)
-            if bad:
-                print(report)
-                failed = True
-            print(f"{page.name}: {tried - bad}/{tried} examples pass")
-        elif new != text:
-            page.write_text(new)
-            print(f"{page.name}: quotes refreshed")
+        for what in page_problems(page):
+            problem(page.name, what)
+        bad, tried, report = run_examples(page)
+        if bad:
+            problem(page.name, report)
+        print(f"{page.name}: {tried - bad}/{tried} examples pass")
     return 1 if failed else 0
 
 

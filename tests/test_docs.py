@@ -1,5 +1,6 @@
-"""The tour (docs/) cannot rot: its examples run, its quotes match the source, the tests
-it names exist; and the checks themselves fail when they should."""
+"""The tour (docs/) cannot rot: its examples run, its quotes and printed outputs match the
+source and a run, the tests it names exist, its links, fences, pictures and shape are right;
+and the checks themselves fail when they should (here and in tests/test_docs_checks.py)."""
 import re
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs"))
 
 import build  # noqa: E402  (docs/build.py)
+import checks  # noqa: E402  (docs/checks.py)
 
 PAGES = build.pages()
 
@@ -33,6 +35,39 @@ def test_named_tests_exist(page):
 def test_examples_run_and_print_what_the_page_says(page):
     failed, tried, report = build.run_examples(page)
     assert failed == 0, report
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_output_blocks_print_what_a_run_prints_now(page):
+    assert build.stale_outputs(page) == [], "run python docs/build.py"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_links_and_images_resolve_with_their_anchors(page):
+    assert checks.bad_links(page) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_fences_close_and_do_not_nest(page):
+    assert checks.fence_problems(page) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_nothing_points_outside_the_repository(page):
+    assert checks.leaving_references(page) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_title_footer_tests_and_exercises(page):
+    assert checks.navigation_problems(page, checks.tour(PAGES)) == []
+
+
+def test_the_readmes_links_into_the_tour_resolve():
+    assert build.readme_problems() == []
+
+
+def test_the_pictures_are_fresh():
+    assert build.stale_pictures() == [], "run python docs/build.py"
 
 
 def test_every_page_but_the_index_has_a_runnable_example_and_a_quote():

@@ -1,0 +1,294 @@
+"""The checks that keep the tour's prose true, beside the quotes and examples of build.py.
+
+Each check takes a page (a Path) and returns its problems, one string each, empty when the
+page is right; ``python docs/build.py --check`` prints them as "page: problem".
+
+    bad_links(page)            every relative link and image resolves to a file; a #anchor
+                               names a heading of its page; [page N](file) names page N
+    fence_problems(page)       fences open and close as CommonMark reads them, and no fence
+                               opens inside another that its closing line would end; a
+                               <summary> line and a </details> line have a blank line inside
+    leaving_references(page)   nothing points outside the repository: no "STYLE rule",
+                               "STYLE.md", "../shared", "anchors.md", no link out of the root
+    navigation_problems(page)  a "# Title" with no number, the footer of Previous and Next
+                               in page order, "## Tests" (01 on), "## Exercises" whose
+                               folded solutions run (00 to 09)
+"""
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from urllib.parse import unquote
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+INDEX = "README.md"
+
+# a fence line: a run of 3 or more ` or ~, then the info string (CommonMark 4.5)
+FENCE = re.compile(r"^[ \t]*(?P<run>`{3,}|~{3,})(?P<info>.*)$")
+LINK = re.compile(r"(?P<image>!?)\[(?P<text>[^\]]*)\]\((?P<target><[^>]*>|[^)\s]+)"
+                  r"(?:\s+\"[^\"]*\")?\)")
+DEFINITION = re.compile(r"^ {0,3}\[[^\]]+\]:\s*(?P<target>\S+)")
+HTML_TARGET = re.compile(r"<(?:img|a)\b[^>]*?\b(?:src|href)=\"(?P<target>[^\"]+)\"")
+HEADING = re.compile(r"^ {0,3}(?P<hashes>#{1,6})[ \t]+(?P<text>.*?)(?:[ \t]+#+)?[ \t]*$")
+HTML_ID = re.compile(r"<[^>]*\b(?:id|name)=\"(?P<id>[^\"]+)\"")
+CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
+PAGE_LINK = re.compile(r"^[Pp]age (?P<n>\d+[a-z]?)$")
+SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+LEAVING = re.compile(r"STYLE rule|STYLE\.md|\.\./shared|anchors\.md")
+SOLUTION = re.compile(r"<details>\s*<summary>\s*Solution\b[^<]*</summary>(?P<body>.*?)</details>",
+                      re.DOTALL)
+
+
+# ---- reading a page: its fences, the lines outside them, its headings ----
+
+def scan_fences(text):
+    """(blocks, problems): blocks are (first, last) line indexes of each fenced block, its
+    fence lines included; problems are a nested or an unclosed fence. A fence closes only
+    with the same character, at least as long, and no info string; inside a block, a line
+    that would close it but carries an info string is a fence opened inside another
+    (the block's own closing line then ends the outer block, and the page goes wrong)."""
+    blocks, problems, opened = [], [], None
+    for i, line in enumerate(text.splitlines()):
+        m = FENCE.match(line)
+        if m and m["run"][0] == "`" and "`" in m["info"]:
+            m = None   # ```x``` is a code span, not a fence
+        if opened is None:
+            if m:
+                opened = (i, m["run"][0], len(m["run"]))
+            continue
+        if not m or m["run"][0] != opened[1] or len(m["run"]) < opened[2]:
+            continue   # content of the block
+        if m["info"].strip():
+            problems.append(f"line {i + 1}: a fence {line.strip()!r} opens inside the fence "
+                            f"of line {opened[0] + 1}, whose closing line will end the outer "
+                            f"one: close the outer fence first, or make it longer")
+            continue
+        blocks.append((opened[0], i))
+        opened = None
+    if opened is not None:
+        problems.append(f"line {opened[0] + 1}: a fence that never closes")
+        blocks.append((opened[0], len(text.splitlines()) - 1))
+    return blocks, problems
+
+
+def prose_lines(text):
+    """(line number, line) of every line outside fenced blocks, code spans blanked."""
+    inside = set()
+    for first, last in scan_fences(text)[0]:
+        inside.update(range(first, last + 1))
+    return [(i + 1, CODE_SPAN.sub(lambda m: " " * len(m[0]), line))
+            for i, line in enumerate(text.splitlines()) if i not in inside]
+
+
+def raw_headings(text):
+    """Headings as written (code spans kept), for slugs and titles."""
+    inside = set()
+    for first, last in scan_fences(text)[0]:
+        inside.update(range(first, last + 1))
+    return [(len(m["hashes"]), m["text"]) for i, line in enumerate(text.splitlines())
+            if i not in inside and (m := HEADING.match(line))]
+
+
+def slug(heading):
+    """GitHub's anchor for a heading: its text as rendered, lowercased, with every character
+    but letters, marks, numbers, "_", "-" and spaces dropped, and each space a "-"."""
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", heading)   # a link: its text
+    text = re.sub(r"<[^>]+>", "", text).strip().lower()
+    kept = "".join(c for c in text if c in " -_" or unicodedata.category(c)[0] in "LMN")
+    return kept.replace(" ", "-")
+
+
+def anchors(text):
+    """Every #anchor a page has: its headings' slugs (a repeated one gets -1, -2...) and
+    the id or name of its HTML tags."""
+    seen, found = Counter(), set()
+    for _, heading in raw_headings(text):
+        s = slug(heading)
+        found.add(s if not seen[s] else f"{s}-{seen[s]}")
+        seen[s] += 1
+    found.update(m["id"] for _, line in prose_lines(text) for m in HTML_ID.finditer(line))
+    return found
+
+
+def links(text):
+    """(line number, is an image, link text, target) of every link and image in the prose:
+    Markdown inline links, reference definitions, and src/href of <img> and <a>."""
+    found = []
+    for n, line in prose_lines(text):
+        for m in LINK.finditer(line):
+            found.append((n, m["image"] == "!", m["text"], m["target"].strip("<>")))
+        for m in DEFINITION.finditer(line):
+            found.append((n, False, "", m["target"]))
+        for m in HTML_TARGET.finditer(line):
+            found.append((n, m[0].startswith("<img"), "", m["target"]))
+    return found
+
+
+def split_target(target):
+    """(path, anchor) of a relative link, or None for a URL (http:, mailto:...)."""
+    if SCHEME.match(target):
+        return None
+    path, _, anchor = target.partition("#")
+    return unquote(path), anchor
+
+
+def inside(path, root):
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+# ---- the checks ----
+
+def number(name):
+    """The number a page's name starts with, "7b" for 07b-..., leading zeros dropped."""
+    m = re.match(r"(\d+)([a-z]?)-", name)
+    return None if m is None else f"{int(m[1])}{m[2]}"
+
+
+def bad_links(page, root=ROOT, under=None):
+    """Relative links and images of ``page`` that lead to no file, #anchors that name no
+    heading of their page, and [page N](file) links whose file is not page N. With
+    ``under`` (a folder), only the links into it (the repository's README into docs/).
+    Links out of ``root`` are leaving_references' business."""
+    problems = []
+    text = page.read_text()
+    for n, image, label, target in links(text):
+        parts = split_target(target)
+        if parts is None:
+            continue
+        path, anchor = parts
+        dest = (page.parent / path) if path else page
+        if path.startswith("/") or not inside(dest, root):
+            continue
+        if under is not None and not inside(dest, under):
+            continue
+        what = "image" if image else "link"
+        if not dest.exists():
+            problems.append(f"line {n}: {what} {target}: no file {path}")
+            continue
+        if anchor and dest.suffix == ".md" and dest.is_file() and \
+                anchor not in anchors(dest.read_text()):
+            problems.append(f"line {n}: link {target}: {dest.name} has no heading whose "
+                            f"anchor is #{anchor}")
+        m = PAGE_LINK.match(label.strip())
+        if m and not image and (number(dest.name) != number(f"{m['n']}-")):
+            problems.append(f"line {n}: [{label}]({target}) links to {dest.name}, which is "
+                            f"not page {m['n']}")
+    return problems
+
+
+def fence_problems(page):
+    """Fences that nest or never close, and <details> folds whose Markdown would not render
+    (no blank line after the <summary> line or before </details>)."""
+    text = page.read_text()
+    problems = scan_fences(text)[1]
+    lines = text.splitlines()
+    for n, line in prose_lines(text):
+        i = n - 1
+        if re.search(r"</summary>\s*$", line) and i + 1 < len(lines) and lines[i + 1].strip():
+            problems.append(f"line {n}: a <summary> line needs a blank line after it")
+        if line.strip() == "</details>" and i > 0 and lines[i - 1].strip():
+            problems.append(f"line {n}: </details> needs a blank line before it")
+    return problems
+
+
+def leaving_references(page, root=ROOT):
+    """Mentions of what a reader who clones the repository does not have: the house style
+    file and its rules, ../shared and its anchors.md; links that resolve outside ``root``
+    or are absolute paths."""
+    text = page.read_text()
+    problems = [f"line {i + 1}: {m[0]!r} points outside the repository: say it in the page"
+                for i, line in enumerate(text.splitlines()) for m in LEAVING.finditer(line)]
+    for n, _, _, target in links(text):
+        if target.lower().startswith("file:"):
+            problems.append(f"line {n}: link {target} is a file on one machine")
+            continue
+        parts = split_target(target)
+        if parts is None or not parts[0]:
+            continue
+        if parts[0].startswith("/") or not inside(page.parent / parts[0], root):
+            problems.append(f"line {n}: link {target} leads outside the repository")
+    return problems
+
+
+def tour(pages):
+    """The pages in reading order, the index left out."""
+    return [p for p in pages if p.name != INDEX]
+
+
+def title(page):
+    """The text of the page's first "# " heading, or None."""
+    return next((t for level, t in raw_headings(page.read_text()) if level == 1), None)
+
+
+def footer(page, order):
+    """The footer ``page`` must end with, from its neighbours in ``order``."""
+    i = order.index(page)
+    parts = []
+    if i > 0:
+        parts.append(f"Previous: [{title(order[i - 1])}]({order[i - 1].name})")
+    if i + 1 < len(order):
+        parts.append(f"Next: [{title(order[i + 1])}]({order[i + 1].name})")
+    return " · ".join(parts + [f"[Index]({INDEX})"])
+
+
+def section(text, name):
+    """The text of the "## name" section (to the next "## " heading), or None."""
+    lines, start = text.splitlines(), None
+    prose = {n - 1 for n, _ in prose_lines(text)}
+    for i, line in enumerate(lines):
+        if i not in prose:
+            continue
+        if start is None and re.match(rf"^## {re.escape(name)}\s*$", line):
+            start = i
+        elif start is not None and re.match(r"^## ", line):
+            return "\n".join(lines[start:i])
+    return None if start is None else "\n".join(lines[start:])
+
+
+def navigation_problems(page, order):
+    """The page's shape: "# Title" first, with no number; then, but on the index, the
+    footer as its last line, "## Tests" on pages 01 and after, and on pages 00 to 09 an
+    "## Exercises" section, before the Tests, of "### " exercises whose folded solutions
+    hold a ```pycon block (which runs as a doctest). ``order``: the tour's pages, in order."""
+    text, problems = page.read_text(), []
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if not first.startswith("# "):
+        problems.append(f"the first line is not a '# Title': {first[:60]!r}")
+    elif re.match(r"#\s+(page\s+)?\d", first, re.IGNORECASE):
+        problems.append(f"the title starts with a number: {first!r}")
+    if page.name == INDEX:
+        return problems
+    order = [p.resolve() for p in order]
+    if page.resolve() not in order:
+        return problems + [f"not in the tour's order: {[p.name for p in order]}"]
+    want = footer(page.resolve(), order)
+    last = text.rstrip("\n").splitlines()[-1] if text.strip() else ""
+    if last != want:
+        problems.append(f"the last line should be the footer {want!r}, not {last[:80]!r}")
+    n = number(page.name)
+    level = int(re.match(r"\d+", n)[0]) if n else None
+    tests = section(text, "Tests")
+    if level is not None and level >= 1 and tests is None:
+        problems.append("no '## Tests' section")
+    if level is not None and level <= 9:
+        exercises = section(text, "Exercises")
+        if exercises is None:
+            problems.append("no '## Exercises' section")
+        else:
+            if tests is not None and text.index(exercises) > text.index(tests):
+                problems.append("'## Exercises' comes after '## Tests'")
+            if not re.search(r"^### ", exercises, re.MULTILINE):
+                problems.append("'## Exercises' has no '### ' exercise")
+            solutions = list(SOLUTION.finditer(exercises))
+            if not solutions:
+                problems.append("'## Exercises' has no <details><summary>Solution</summary>")
+            for m in solutions:
+                if not re.search(r"^```pycon\n", m["body"], re.MULTILINE):
+                    problems.append(f"a solution holds no ```pycon block to run: "
+                                    f"{m['body'].strip()[:60]!r}")
+    return problems
