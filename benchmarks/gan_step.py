@@ -3,7 +3,7 @@
 The cases (steps in minigan_steps.py and torch_steps.py, the same layers in both):
   mlp-gan, dcgan28, dcgan64   a GAN step: G forward; D on the real batch and on the detached
       fake batch, backward, Adam step; D on the fake batch, G backward, Adam step (BCE with
-      logits, Adam lr 2e-4, betas (0.5, 0.999)) -- the step of ../shared/anchors.md
+      logits, Adam lr 2e-4, betas (0.5, 0.999)) -- the step of the reference numbers
   wgan28, wgan64   a WGAN-GP critic step on fixed real and fake batches (no generator):
           loss = E[D(x~)] - E[D(x)] + 10 E[(|grad D(x^)|_2 - 1)^2],  x^ = e x + (1 - e) x~
       the penalty's gradient taken with create_graph=True, then loss.backward() (the double

@@ -11,7 +11,7 @@ LAMBDA, LR, BETAS = 10.0, 1e-4, (0.0, 0.9)   # WGAN-GP, as in the paper
 
 
 def setup(threads):
-    """PyTorch as in ../shared/anchors.md: ``threads`` CPU threads, fp32 (TF32 off)."""
+    """PyTorch as the reference numbers were measured: ``threads`` CPU threads, fp32 (TF32 off)."""
     torch.set_num_threads(threads)
     torch.backends.cudnn.benchmark = True
     torch.backends.cuda.matmul.allow_tf32 = False

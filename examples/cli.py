@@ -1,4 +1,4 @@
-"""The command line that every training example shares (STYLE rule 12).
+"""The command line that every training example shares (the library knows no flags).
 
 A script describes itself in a ``TrainingScript`` subclass (its defaults, its own flags,
 its models and its step) and calls ``main(MyScript())``. The skeleton does the rest:

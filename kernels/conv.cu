@@ -1,5 +1,5 @@
 // Pixel movers for conv2d and conv_transpose2d; the products are our GEMM (kernels/gemm.cu).
-// NumPy reference: im2col, col2im, to_batch_last, from_batch_last in minigan/ops/conv.py,
+// NumPy reference: im2col, col2im, to_batch_last, from_batch_last in minigan/ops/movers.py,
 // in the same layouts (the batch axis last, as there):
 //   x    (N, C, H, W)
 //   cols (C, kH, kW, Ho, Wo, N)

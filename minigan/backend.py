@@ -10,7 +10,7 @@ list). Function's dispatch
 optimizers once per parameter in their step; what runs outside an op (``Tensor.copy_``,
 ``fill_``, ``numpy``, the creation functions, the engine's gradient sums, ToDevice's way
 back, a loss's constants and targets, a ``BatchStream``, a random draw) calls it where it
-starts. Nothing else asks which device it is on (STYLE rule 4): an op's NumPy reference is
+starts. Nothing else asks which device it is on: an op's NumPy reference is
 written once for both, with ``get_array_module(x)``. ``Tensor.device`` (``device_of``) is a
 name, read to print a tensor, to name devices in an error, and to hand a device on
 (``to(x.device)``, ``rand_like``), where the choice is made again by ``arrays_for``; no code

@@ -1,4 +1,4 @@
-"""The one test helper every op test uses, and the one list of devices (STYLE rule 9)."""
+"""The one test helper every op test uses, and the one list of devices (a test is parametrized by device, never copied for the GPU)."""
 import numpy as np
 import pytest
 

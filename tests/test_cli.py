@@ -85,7 +85,7 @@ def _raised_strings(path):
 
 
 def test_the_library_names_no_command_line_flag_in_its_errors():
-    """STYLE rule 12: flags are the scripts' business; the library's errors name none."""
+    """Flags are the scripts' business; the library's errors name none."""
     found = [f"{path.relative_to(ROOT)}:{line}: {text!r}"
              for path in sorted((ROOT / "minigan").rglob("*.py"))
              for line, text in _raised_strings(path) if " --" in f" {text}" and

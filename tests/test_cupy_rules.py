@@ -55,7 +55,7 @@ def test_static_array():
 def test_cupy_checks_nothing_against_the_parameters():
     """A Python float for a float parameter goes as a double (_scalar.pyx:302-317), and the
     kernel reads the four bytes it declares: the low half of 1.0, zero. What
-    minigan.cuda.launch refuses (STYLE rule 13), CuPy passes."""
+    minigan.cuda.launch refuses (a kernel gets only dense arrays of its own dtype), CuPy passes."""
     x = cupy.empty(8, np.float32)
     kernel("fill", np.float32)((1,), (32,), (x, 1.0, 8))
     assert_array_equal(x, np.zeros(8, np.float32))

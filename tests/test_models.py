@@ -1,4 +1,5 @@
-"""The ready-made GAN models: layer for layer as ../shared/anchors.md describes them."""
+"""The ready-made GAN models: layer for layer as PyTorch's DCGAN and MLP-GAN reference models
+(the layouts benchmarks/torch_steps.py builds in PyTorch)."""
 import numpy as np
 import pytest
 

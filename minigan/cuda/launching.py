@@ -37,9 +37,10 @@ def on_device(array):
 
 
 # NOTE: per-channel sums (kernels/batch_norm.cu, kernels/reduce.cu's sum_channels) run in two
-# stages, so that a few channels still fill the card: stage 1 aims at about 4 blocks per SM of a
-# 132-SM H200, each part at least 2048 values. Constants, not the card's own count: the parts,
-# and so the bits, are the same on every card and every rerun.
+# stages, so that a few channels still make many blocks (meant to fill a card; not yet run on
+# one): stage 1 aims at about 4 blocks per SM of a 132-SM H200, each part at least 2048
+# values. Constants, not the card's own count: the parts, and so the order of the additions,
+# are the same on every card and every rerun.
 PART_BLOCKS, MIN_PART = 528, 2048
 
 
@@ -66,7 +67,7 @@ def launch(file, name, dtype, blocks, *args):
     """Run ``name<dtype>`` of ``kernels/<file>.cu`` on ``blocks`` blocks of THREADS threads.
 
     Every launch comes here, on a GPU and on the tests' emulator alike, and every argument
-    is checked first against the kernel's parameters (STYLE rule 13): CuPy passes a pointer
+    is checked first against the kernel's parameters: CuPy passes a pointer
     for an array and packs a scalar by its own type, so an array of another dtype, a view
     that is not dense, or an int64 where the kernel takes an int would be read wrongly
     without an error.

@@ -3,7 +3,7 @@
 Both normalize x over some axes R (batch norm: every axis but the channels; layer norm:
 each sample's last k axes), then scale and shift by γ and β:
     μ = mean_R x,   σ² = mean_R (x - μ)²,   s = 1 / √(σ² + eps),   x̂ = (x - μ) s,   y = γ x̂ + β
-Their gradient, with g = γ gy and the projection P v = v - mean_R v - x̂ · mean_R(v x̂):
+Their gradient, with g = γ gy and P v = v - mean_R v - x̂ · mean_R(v x̂) (a projection at eps = 0):
     gx = s · P g,   gγ = Σ gy x̂,   gβ = Σ gy          (Σ over the axes γ is broadcast along)
 The gradient is an op of its own (``BatchNormGrad``, ``LayerNormGrad``), differentiable
 like any other: its backward, ``_double_backward``, is the second derivative.
@@ -64,7 +64,8 @@ def _double_backward(op, x, gamma, gy, ggx, gggamma, ggbeta, axes):
     The last line: x̂ moves with x by ∂x̂/∂x = s P, and s by ∂s/∂x = -s² x̂ / m.
     Returns (g(x), g(γ) before the sum, g(gy)); None where not needed or no gradient came.
     """
-    # saved nothing: x̂ and s are rebuilt from x in Tensor ops, so that they move with x
+    # saved nothing: x̂ and s are rebuilt from x in Tensor ops, so that this closed form is
+    # itself recorded under create_graph (a third derivative goes through it)
     centered = x - mean(x, axes, keepdim=True)
     s = (mean(centered * centered, axes, keepdim=True) + op.eps) ** -0.5
     x_hat = centered * s
