@@ -188,7 +188,8 @@ def test_ops_recorded_by_a_backward_are_coloured_apart_from_the_forward():
     for fn, name in nodes.items():
         want = FORWARD_FILL if fn in forward else BACKWARD_FILL
         assert colour[name] == want, (type(fn).__name__, fn in forward, colour[name])
-    assert "legend_backward" in dot and "create_graph=True" in dot
+    assert 'legend_outside [label="op recorded outside a backward"' in dot   # g * h too
+    assert 'legend_backward [label="op recorded by a backward\\n(create_graph=True)"' in dot
     parse(dot)
 
 
@@ -198,25 +199,25 @@ def test_a_graph_without_a_recorded_backward_has_no_legend_and_no_pink():
     y.backward(retain_graph=True)   # create_graph=False: the backward records nothing
     dot = to_dot(y)
     assert "legend" not in dot and BACKWARD_FILL not in dot
-    assert not any(fn.in_backward for fn in op_nodes(y))
+    assert not any(fn.recorded_by_backward for fn in op_nodes(y))
 
 
 def test_the_mark_outlives_release_and_ends_with_the_backward():
     x = minigan.randn(3, requires_grad=True)
     (g,) = minigan.autograd.grad((x * x).sum(), x, create_graph=True)
     after = g * 2                     # made after the backward returned: a forward op
-    assert g.grad_fn.in_backward and not after.grad_fn.in_backward
+    assert g.grad_fn.recorded_by_backward and not after.grad_fn.recorded_by_backward
     recorded = g.grad_fn
     after.sum().backward()            # frees every op on the way, the recorded ones too
-    assert recorded.released and recorded.in_backward
+    assert recorded.released and recorded.recorded_by_backward
 
 
 # ---- values=True: every tensor with its value and gradient ----
 
-def page_01_example():
-    x = minigan.tensor([1.0, 2.0], requires_grad=True)
-    w = minigan.tensor([3.0, -1.0], requires_grad=True)
-    b = minigan.tensor(0.5, requires_grad=True)
+def page_01_example(device="cpu"):
+    x = minigan.tensor([1.0, 2.0], device=device, requires_grad=True)
+    w = minigan.tensor([3.0, -1.0], device=device, requires_grad=True)
+    b = minigan.tensor(0.5, device=device, requires_grad=True)
     y = (x * w).sum() + b
     loss = y * y
     (gy,) = minigan.autograd.grad(loss, y, retain_graph=True)
@@ -225,8 +226,8 @@ def page_01_example():
                   grads={y: gy})
 
 
-def test_values_show_data_and_grad_of_every_tensor():
-    nodes, edges = parse(page_01_example())
+def test_values_show_data_and_grad_of_every_tensor(device):
+    nodes, edges = parse(page_01_example(device))   # on the GPU, the numbers are copied back
     label = {text.split("\\n")[0]: (n, text) for n, text in nodes.items()}
     assert label["x"][1] == "x\\ndata [1, 2]\\ngrad [9, -3]"
     assert label["w"][1] == "w\\ndata [3, -1]\\ngrad [3, 6]"
@@ -242,8 +243,8 @@ def test_values_show_data_and_grad_of_every_tensor():
     assert all(label_ == "" for _, _, label_, _ in edges)      # no shapes on the arrows
 
 
-def test_values_of_a_large_tensor_show_its_shape():
-    x = minigan.randn(3, 4, requires_grad=True)
+def test_values_of_a_large_tensor_show_its_shape(device):
+    x = minigan.randn(3, 4, device=device, requires_grad=True)
     (x * 2).sum().backward(retain_graph=True)
     nodes, _ = parse(to_dot((x * 2).sum(), params={"x": x}, values=True))
     assert nodes[by_label(nodes, "x")] == "x\\ndata (3, 4)\\ngrad (3, 4)"

@@ -86,3 +86,15 @@ def test_the_r1_picture_colours_the_ops_its_backward_recorded():
     pink = [line for line in dot.splitlines() if "#f4c7d6" in line and "legend" not in line]
     names = {line.split('label="')[1].split("\\n")[0].split('"')[0] for line in pink}
     assert names == {"MatMul", "Reshape", "LeakyReLUGrad", "ConvTranspose2d"}
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz (dot) is not installed")
+def test_a_dot_that_fails_is_a_runtime_error_with_its_message():
+    with pytest.raises(RuntimeError, match=r"dot -Tpng failed \(exit 1\): .*syntax error"):
+        pictures.dot_png("digraph { a -> ; }")
+
+
+def test_no_dot_is_a_runtime_error_that_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))   # a PATH with no dot on it
+    with pytest.raises(RuntimeError, match="apt-get install graphviz"):
+        pictures.dot_png("digraph { a -> b; }")

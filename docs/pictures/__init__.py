@@ -43,6 +43,7 @@ def pictures():
 
 
 def _sha(text):
+    """The sha256 of ``text`` (UTF-8), in hex: one half of a stamp."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -122,7 +123,8 @@ def font(size=14):
 
 
 def dot_png(dot_text):
-    """Run Graphviz ``dot -Tpng`` on DOT text; the picture as a PIL image."""
+    """Run Graphviz ``dot -Tpng`` on DOT text; the picture as a PIL image. No ``dot``, or
+    a ``dot`` that fails, is a RuntimeError (what build.py's redraw reports)."""
     import io
     import subprocess
     from PIL import Image
@@ -132,6 +134,9 @@ def dot_png(dot_text):
     except FileNotFoundError:
         raise RuntimeError("Graphviz is not installed (the dot program): install it "
                            "(apt-get install graphviz) to redraw this picture") from None
+    except subprocess.CalledProcessError as e:
+        stderr = e.stderr.decode("utf-8", "replace").strip()
+        raise RuntimeError(f"dot -Tpng failed (exit {e.returncode}): {stderr}") from None
     image = Image.open(io.BytesIO(png)).convert("RGBA")
     white = Image.new("RGBA", image.size, "white")
     return diagram(Image.alpha_composite(white, image))

@@ -1,5 +1,6 @@
 """images/r1_step.png (page 08): minigan.autograd.to_dot of a discriminator loss with the
-R1 penalty, the forward's ops in yellow and the ops its backward recorded in pink.
+R1 penalty: the ops that the backward of D(x) recorded in pink, every other op in yellow
+(the forward's, and the penalty's own arithmetic on the gradient).
 
     loss_D = BCE(D(x), 1) + γ/2 · mean(‖∇ₓ D(x)‖²)     (x real, requires grad)
 

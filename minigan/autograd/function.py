@@ -36,7 +36,7 @@ _backward_running = False   # set by ``backward_running`` while the engine runs 
 
 class backward_running:
     """The engine runs a backward inside this: an op recorded meanwhile (create_graph=True)
-    is marked ``in_backward``, so that ``to_dot`` can tell it from the forward's ops."""
+    is marked ``recorded_by_backward``, so that ``to_dot`` can tell it from the others."""
 
     def __enter__(self):
         global _backward_running
@@ -51,7 +51,7 @@ class backward_running:
 
 class Function:
     released = False     # set when backward frees the saved values (retain_graph=False)
-    in_backward = False  # recorded while a backward ran (create_graph=True), not by a forward
+    recorded_by_backward = False  # made while a backward ran (create_graph=True)
     forward_cuda = None  # kernel-backed ops override it
     dense_inputs = True  # forward_cuda reads dense, C-ordered arrays (MatMul takes views)
     every_dtype = False  # forward_cuda takes float32 and float64 only (MatMul, Linear: any)
@@ -91,7 +91,7 @@ class Function:
                     y.requires_grad = True
                     y.grad_fn = self
             if _backward_running:   # a backward's op, recorded with create_graph=True
-                self.in_backward = True
+                self.recorded_by_backward = True
         return outputs[0] if len(outputs) == 1 else outputs
 
     def forward(self, *xs):
@@ -102,11 +102,11 @@ class Function:
 
     def release(self):
         """Drop everything saved for backward; a second backward then raises."""
-        in_backward = self.in_backward
+        by_backward = self.recorded_by_backward
         self.__dict__.clear()
         self.released = True
-        if in_backward:
-            self.in_backward = True   # what the op was stays known to a picture
+        if by_backward:
+            self.recorded_by_backward = True   # what the op was stays known to a picture
 
     def name(self):
         return type(self).__name__ + "Backward"

@@ -8,7 +8,9 @@ leaves at the top (blue: they require grad and will get a .grad; grey: constants
 per op with the arrays it holds for its backward, each arrow labelled with the shape of
 the tensor it carries, and the roots at the bottom. An input whose gradient nobody
 needs is a dashed arrow. An op that a backward recorded (``create_graph=True``: the
-gradient of a penalty, a double backward) is a pink box, and a legend says so.
+gradient of a penalty, a double backward) is a pink box, and a legend says so; every other
+op is yellow, the forward's and those built after from such a gradient (a penalty's
+square and mean).
 
 With ``values=True`` every tensor is a box of its own, holding its value and its
 gradient (a leaf's ``.grad``, or what ``grads`` gives for the others):
@@ -38,10 +40,12 @@ def _quoted(text):
 
 
 def _numbers(t):
-    """A small tensor's numbers as one line, 4 significant digits: "2.25", "[9, -3]"."""
-    a = t.numpy() if isinstance(t, Tensor) else t
+    """A small tensor's numbers as one line, 4 significant digits: "2.25", "[9, -3]".
+    ``t``: a Tensor or an array, of either device (a GPU one is copied to the host)."""
+    a = t.data if isinstance(t, Tensor) else t
     if a.size > _VALUES_SHOWN:
         return _shape(a)
+    a = backend.to_device(a, "cpu")   # a few numbers, copied once
     if a.ndim == 0:
         return f"{float(a):.4g}"
     rows = a.reshape(-1, a.shape[-1])
@@ -135,7 +139,7 @@ def to_dot(*roots, params=None, show_saved=True, values=False, grads=None):
             saved = saved_arrays(fn)
             if saved:
                 label += "\nsaved: " + ", ".join(f"{n} {_shape(a)}" for n, a in saved)
-        style = _BACKWARD_OP if fn.in_backward else _OP
+        style = _BACKWARD_OP if fn.recorded_by_backward else _OP
         lines.append(f"    {node[id(fn)]} [label={_quoted(label)}, {style}];")
         needs = getattr(fn, "needs_input_grad", ())
         for i, x in enumerate(getattr(fn, "inputs", ())):
@@ -164,10 +168,10 @@ def to_dot(*roots, params=None, show_saved=True, values=False, grads=None):
             lines.append(f"    {node[id(y.grad_fn)]} -> r{i};")
         else:
             lines.append(f"    {source(y)} -> r{i} [label={_quoted(_shape(y))}];")
-    if any(fn.in_backward for fn in ops):
+    if any(fn.recorded_by_backward for fn in ops):
         lines += ["    subgraph cluster_legend {",
                   '        label="legend"; fontsize=9; color="#bbbbbb";',
-                  f'        legend_forward [label="op of the forward", {_OP}];',
+                  f'        legend_outside [label="op recorded outside a backward", {_OP}];',
                   f'        legend_backward [label="op recorded by a backward\\n'
                   f'(create_graph=True)", {_BACKWARD_OP}];',
                   "    }"]
