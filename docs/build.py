@@ -41,8 +41,9 @@ numbers masked (times, percentages, decimals: ``masked`` in docs/outputs.py), it
 
 The pictures in docs/images/ are drawn by the scripts in docs/pictures/ (its
 ``__init__.py`` says how); this script redraws the stale ones and the check names them.
-The prose is checked by docs/checks.py: links and anchors, fences, references that leave
-the repository, and each page's title, footer, Tests and Exercises.
+The prose is checked by docs/checks.py: links and anchors, page numbers written as links,
+fences and folds, references that leave the repository, and each page's title, footer,
+Tests and Exercises.
 """
 import argparse
 import ast
@@ -328,15 +329,18 @@ def page_problems(page, order=None):
     except OutputError as e:
         problems.append(str(e))
     problems += [f"names {name}, which does not exist" for name in missing_tests(page)]
-    problems += checks.bad_links(page) + checks.fence_problems(page)
+    problems += checks.bad_links(page) + checks.bare_page_numbers(page)
+    problems += checks.fence_problems(page) + checks.unimported_modules(page)
     problems += checks.leaving_references(page) + checks.navigation_problems(page, order)
     return problems
 
 
 def readme_problems():
-    """The repository's README: its links into docs/ resolve; nothing leaves the repository."""
+    """The repository's README: its links into docs/ resolve, its "page N" are such links;
+    nothing leaves the repository."""
     readme = ROOT / "README.md"
-    return checks.bad_links(readme, under=DOCS) + checks.leaving_references(readme)
+    return (checks.bad_links(readme, under=DOCS) + checks.bare_page_numbers(readme)
+            + checks.leaving_references(readme))
 
 
 def main():
@@ -370,8 +374,9 @@ def main():
         text = page.read_text()
         if not args.check:
             try:
-                if refresh(text) != text:
-                    page.write_text(refresh(text))
+                fresh = refresh(text)
+                if fresh != text:
+                    page.write_text(fresh)
                     print(f"{page.name}: quotes and outputs refreshed")
             except (QuoteError, OutputError) as e:
                 problem(page.name, e)

@@ -5,15 +5,30 @@ page is right; ``python docs/build.py --check`` prints them as "page: problem".
 
     bad_links(page)            every relative link and image resolves to a file; a #anchor
                                names a heading of its page; [page N](file) names page N
+    bare_page_numbers(page)    every "page N" of the prose is such a link (the tour was
+                               renumbered once: a bare number goes stale unseen); a range,
+                               "pages N to M", may stay bare
     fence_problems(page)       fences open and close as CommonMark reads them, and no fence
                                opens inside another that its closing line would end; a
-                               <summary> line and a </details> line have a blank line inside
+                               <summary> line and a </details> line have a blank line inside;
+                               every <details> closes, and no </details> is stray
     leaving_references(page)   nothing points outside the repository: no "STYLE rule",
                                "STYLE.md", "../shared", "anchors.md", no link out of the root
+    unimported_modules(page)   every ```pycon block imports the modules it uses (np,
+                               minigan, F, nn, math): a reader may paste one block alone
     navigation_problems(page)  a "# Title" with no number, the footer of Previous and Next
                                in page order, "## Tests" (01 on), "## Exercises" whose
                                folded solutions run (00 to 09)
+
+Limits: the page is read line by line, with regular expressions, not by a CommonMark
+parser. So a code span that runs over two lines is prose to these checks, and a link inside
+it is checked; a link inside an HTML comment is checked too; an image inside a link's text
+([![alt](a.png)](b.md)) and the reference-style link [text][name] are not fully read (a
+reference definition's target is checked, the use of its name is not); and ``slug`` drops
+an HTML entity's characters (&amp; gives "amp") where GitHub drops the character it stands
+for.
 """
+import ast
 import re
 import unicodedata
 from collections import Counter
@@ -33,9 +48,15 @@ HTML_TARGET = re.compile(r"<(?:img|a)\b[^>]*?\b(?:src|href)=\"(?P<target>[^\"]+)
 HEADING = re.compile(r"^ {0,3}(?P<hashes>#{1,6})[ \t]+(?P<text>.*?)(?:[ \t]+#+)?[ \t]*$")
 HTML_ID = re.compile(r"<[^>]*\b(?:id|name)=\"(?P<id>[^\"]+)\"")
 CODE_SPAN = re.compile(r"(`+)(?:.+?)\1")
-PAGE_LINK = re.compile(r"^[Pp]age (?P<n>\d+[a-z]?)$")
+PAGE_LINK = re.compile(r"^[Pp]age (?P<n>\d+[a-z]?)\b")   # the text of [page 7b](...)
+# "page 7", "Pages 3", the number maybe on the next line; and after it, a range's end
+PAGE_NUMBER = re.compile(r"\b[Pp]age(?P<plural>s?)[ \t]*\n?[ \t]*(?P<n>\d+[a-z]?)\b"
+                         r"(?P<range>[ \t]*\n?[ \t]*(?:to|-|–)[ \t]*\n?[ \t]*\d)?")
+DETAILS = re.compile(r"<(?P<close>/?)details\b[^>]*>", re.IGNORECASE)
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 LEAVING = re.compile(r"STYLE rule|STYLE\.md|\.\./shared|anchors\.md")
+PYCON = re.compile(r"^```pycon\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
+MODULES = ("F", "math", "minigan", "nn", "np")   # the names the pages import modules as
 SOLUTION = re.compile(r"<details>\s*<summary>\s*Solution\b[^<]*</summary>(?P<body>.*?)</details>",
                       re.DOTALL)
 
@@ -134,6 +155,7 @@ def split_target(target):
 
 
 def inside(path, root):
+    """True when ``path`` resolves to ``root`` or to somewhere under it."""
     try:
         path.resolve().relative_to(root.resolve())
         return True
@@ -183,16 +205,78 @@ def bad_links(page, root=ROOT, under=None):
 
 def fence_problems(page):
     """Fences that nest or never close, and <details> folds whose Markdown would not render
-    (no blank line after the <summary> line or before </details>)."""
+    (no blank line after the <summary> line or before </details>), that never close (on
+    GitHub the fold then hides the rest of the page) or that close none."""
     text = page.read_text()
     problems = scan_fences(text)[1]
     lines = text.splitlines()
+    opened = []   # the line of each <details> not closed yet
     for n, line in prose_lines(text):
         i = n - 1
         if re.search(r"</summary>\s*$", line) and i + 1 < len(lines) and lines[i + 1].strip():
             problems.append(f"line {n}: a <summary> line needs a blank line after it")
         if line.strip() == "</details>" and i > 0 and lines[i - 1].strip():
             problems.append(f"line {n}: </details> needs a blank line before it")
+        for m in DETAILS.finditer(line):
+            if not m["close"]:
+                opened.append(n)
+            elif opened:
+                opened.pop()
+            else:
+                problems.append(f"line {n}: a </details> that closes no <details>")
+    if opened:
+        problems.append(f"line {opened[0]}: a <details> that never closes: the fold would "
+                        f"hide the rest of the page; end it with a </details> line")
+    return problems
+
+
+def bare_page_numbers(page):
+    """Each "page N" of the prose (code and fences left out) that is not a link's text:
+    write it [page N](NN-name.md), so that bad_links checks the number. A range, "pages 3
+    to 7" or "pages 3-7", may stay bare; a link whose text starts "page N" counts as one."""
+    def blank(m):   # a link whose text starts "page N": blanked
+        return " " * len(m[0]) if PAGE_LINK.match(m["text"].strip()) else m[0]
+    numbered = [(n, LINK.sub(blank, line)) for n, line in prose_lines(page.read_text())]
+    text, starts = "", []   # the prose as one text; where each line starts in it
+    for k, (n, line) in enumerate(numbered):
+        gap = k > 0 and n != numbered[k - 1][0] + 1   # a fence or a line left out between
+        text += ("\n\n" if gap else "\n") if k else ""
+        starts.append((len(text), n))
+        text += line
+    problems = []
+    for m in PAGE_NUMBER.finditer(text):
+        if m["plural"] and m["range"]:
+            continue
+        n = max(line for start, line in starts if start <= m.start())
+        words = " ".join(m[0].split())
+        problems.append(f"line {n}: {words!r} is a bare page number: make it a link, "
+                        f"[page {m['n']}](NN-name.md), so that the check can keep it true")
+    return problems
+
+
+def unimported_modules(page):
+    """Each ```pycon block that uses a module (np, minigan, F, nn, math) without importing it
+    in the block. The blocks of a page run in one namespace, so the doctests pass anyway; a
+    reader who pastes the block alone gets a NameError. Other names (a page's running
+    example) may come from the blocks before."""
+    text, problems = page.read_text(), []
+    for m in PYCON.finditer(text):
+        source = "\n".join(line[4:] for line in m["code"].splitlines()
+                           if line.startswith((">>> ", "... ")))
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:   # the doctest reports it
+            continue
+        imported, used = set(), set()
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imported |= {a.asname or a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.Name) and node.id in MODULES:
+                used.add(node.id)
+        if used - imported:
+            n = text[:m.start()].count("\n") + 1
+            problems.append(f"line {n}: a pycon block uses {', '.join(sorted(used - imported))} "
+                            f"without importing it; a reader may paste it alone")
     return problems
 
 

@@ -48,8 +48,18 @@ def test_links_and_images_resolve_with_their_anchors(page):
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_page_numbers_are_links(page):
+    assert checks.bare_page_numbers(page) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_fences_close_and_do_not_nest(page):
     assert checks.fence_problems(page) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_every_example_block_imports_the_modules_it_uses(page):
+    assert checks.unimported_modules(page) == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
@@ -64,10 +74,6 @@ def test_title_footer_tests_and_exercises(page):
 
 def test_the_readmes_links_into_the_tour_resolve():
     assert build.readme_problems() == []
-
-
-def test_the_pictures_are_fresh():
-    assert build.stale_pictures() == [], "run python docs/build.py"
 
 
 def test_every_page_but_the_index_has_a_runnable_example_and_a_quote():

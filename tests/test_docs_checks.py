@@ -78,10 +78,12 @@ def test_an_output_of_no_known_name_is_an_error(tmp_path):
 
 
 def test_the_profile_output_is_the_examples_table():
-    text = build.printed("profile")
+    here = ROOT / "dcgan_d_step.dot"   # where the example, run at the root, writes it
+    before = here.exists() and here.stat().st_mtime_ns
+    text = outputs.profile_table()
     assert text.startswith("one dcgan28 training step, batch 64")
     assert "op                      calls  forward ms" in text and "\nConv2d " in text
-    assert not (ROOT / "dcgan_d_step.dot").exists()   # the picture went to a folder removed
+    assert (here.exists() and here.stat().st_mtime_ns) == before   # it wrote elsewhere
 
 
 # ---- links ----
@@ -120,6 +122,7 @@ def test_links_that_resolve_pass(tmp_path):
     ("![a picture](images/missing.png)", "image images/missing.png"),
     ("[here](#no-such-heading)", "no heading"),
     ("[its code](../cod.py)", "no file"),
+    ("[page 3's heading](02-two.md#two)", "not page 3"),     # a text that starts "page N"
 ])
 def test_a_broken_link_is_named(tmp_path, bad, says):
     docs = link_folder(tmp_path)
@@ -143,6 +146,42 @@ def test_githubs_slugs():
     assert checks.slug("BatchNorm's x̂ and σ²") == "batchnorms-x̂-and-σ²"
     assert checks.slug("[page 6](06-b.md) and  more") == "page-6-and--more"
     assert checks.anchors("# A\n## Try it\n## Try it\n") == {"a", "try-it", "try-it-1"}
+
+
+# ---- page numbers ----
+
+NUMBERED = """# A page
+
+As [page 2](02-two.md) says, and [page 2's heading](02-two.md#two) too; pages 0 to 9
+end with exercises, pages 3-7 with tests. `page 2` is code.
+
+```text
+see page 4
+```
+"""
+
+
+def test_page_numbers_written_as_links_pass(tmp_path):
+    docs = link_folder(tmp_path)
+    page = write(docs, "01-one.md", NUMBERED)
+    assert checks.bare_page_numbers(page) == []
+    assert checks.bad_links(page, root=tmp_path) == []
+
+
+@pytest.mark.parametrize("bad, says", [
+    ("as page 3 says", "'page 3'"),
+    ("Page 7b has the movers", "'Page 7b'"),
+    ("pages 3 and 7", "'pages 3'"),
+    ("the last words of page\n3 wrap", "'page 3'"),                # the number on the next line
+    ("[the conv of page 7](02-two.md)", "'page 7'"),               # a link's text, not its start
+])
+def test_a_bare_page_number_is_named(tmp_path, bad, says):
+    docs = link_folder(tmp_path)
+    page = write(docs, "01-one.md", NUMBERED + f"\nAnd {bad}.\n")
+    problems = checks.bare_page_numbers(page)
+    line = len(NUMBERED.splitlines()) + 2
+    assert len(problems) == 1 and problems[0].startswith(f"line {line}: {says} is a bare"), \
+        problems
 
 
 # ---- fences ----
@@ -170,6 +209,45 @@ def test_fences_that_close_pass(tmp_path, text):
 def test_a_fence_that_nests_or_never_closes_is_named(tmp_path, text, says):
     problems = checks.fence_problems(write(tmp_path, "page.md", text))
     assert problems and says in problems[0], problems
+
+
+FOLDS = ("<details><summary>On the GPU</summary>\n\nWrite `<details>` to fold.\n\n</details>\n\n"
+         "<details open><summary>More</summary>\n\ntext\n\n</details>\n")
+
+
+def test_folds_that_close_pass(tmp_path):
+    assert checks.fence_problems(write(tmp_path, "page.md", FOLDS)) == []
+
+
+@pytest.mark.parametrize("text, says", [
+    (FOLDS + "\n<details><summary>Solution</summary>\n\n1\n", "line 13: a <details> that never"),
+    (FOLDS.replace("\n\n</details>\n\n<details open>", "\n\n<details open>", 1),
+     "line 1: a <details> that never closes"),                  # the first left open is named
+    (FOLDS + "\nthe end\n\n</details>\n", "line 15: a </details> that closes no"),
+])
+def test_a_fold_that_never_closes_or_closes_none_is_named(tmp_path, text, says):
+    problems = checks.fence_problems(write(tmp_path, "page.md", text))
+    assert len(problems) == 1 and problems[0].startswith(says), problems
+
+
+# ---- example blocks a reader may paste alone ----
+
+def test_blocks_that_import_what_they_use_pass(tmp_path):
+    page = write(tmp_path, "01-one.md", "```pycon\n>>> import numpy as np\n>>> x = np.ones(2)\n"
+                 "```\n\n```pycon\n>>> import minigan\n>>> minigan.tensor(x).shape\n(2,)\n```\n")
+    assert checks.unimported_modules(page) == []   # x comes from the block before: allowed
+
+
+@pytest.mark.parametrize("block, says", [
+    (">>> import numpy as np\n>>> np.ones(2)\n```\n\n```pycon\n>>> np.zeros(2)\n", "np"),
+    (">>> y = minigan.tensor([1.0])\n", "minigan"),
+    (">>> import minigan\n>>> F.relu(minigan.ones(1))\n", "F"),
+    (">>> for i in range(2):\n...     math.exp(i)\n", "math"),
+])
+def test_a_block_that_uses_a_module_it_does_not_import_is_named(tmp_path, block, says):
+    page = write(tmp_path, "01-one.md", f"Text.\n\n```pycon\n{block}```\n")
+    problems = checks.unimported_modules(page)
+    assert len(problems) == 1 and f"uses {says} without" in problems[0], problems
 
 
 # ---- references that leave the repository ----
@@ -283,6 +361,13 @@ def test_a_stale_picture_is_named_and_redrawn():
     assert [m.IMAGE for m in drawn] == ["b.png"] and build.stale_pictures(package) == []
     fresh, _ = picture_package("")
     assert build.stale_pictures(fresh) == [] and build.redraw_pictures(fresh) == []
+
+
+def test_the_check_reads_docs_pictures():
+    """(Whether each picture is fresh: tests/test_pictures.py::test_every_picture_is_fresh.)"""
+    scripts = (ROOT / "docs" / "pictures").glob("*.py")
+    images = sorted(f"{s.stem}.png" for s in scripts if not s.stem.startswith("_"))
+    assert sorted(m.IMAGE for m in build.picture_package().pictures()) == images
 
 
 def test_without_docs_pictures_the_check_says_so(monkeypatch, tmp_path):
