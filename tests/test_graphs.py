@@ -69,15 +69,17 @@ def test_a_replay_is_one_graph_launch_and_no_generic_call(emulated):
     step, _, _ = dcgan64_step(emulated, cuda_graph=True)
     for i in range(1, 4):
         step(i)
+    eager_step = dcgan64_step(emulated)[0]
+    eager_step(1)   # the first step makes Adam's state
     with our_rules.counting() as eager:
-        dcgan64_step(emulated)[0](1)
+        eager_step(2)
     with our_rules.counting() as replay:
         step(4)
     assert replay["generic"] == replay["gemm"] == replay["sync"] == 0, replay
     assert replay["d2h"] == replay["h2d"] == 0, replay
     # outside the graph: the batch, the noise, their copies into the graph's buffers and the
-    # copies of the values out
-    assert replay["kernel"] <= 10 < eager["kernel"], (replay, eager)
+    # copies of the values out (docs/11-the-gpu-step.md gives both counts)
+    assert (replay["kernel"], eager["kernel"]) == (8, 334), (replay, eager)
 
 
 def test_a_host_read_in_a_captured_step_is_refused(emulated):

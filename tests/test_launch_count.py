@@ -5,8 +5,9 @@ Every kernel argument must be dense, C-ordered and of the kernel's dtype: ``cuda
 checks it against the kernel's C signature, for every runtime (a RawKernel would misread it
 without an error). On an H200 a generic CuPy call (an elementwise op, a reduction, a copy, a
 fill) costs about 46 µs of host time, a bare RawKernel launch about 8 µs (the reference
-prices given to the project, measured with CuPy 14.2, not through minigan.cuda.launch): a step that makes dozens of them is host-bound whatever its kernels do. CuPy allows
-them all; the rule is ours, and so is the counter (tests/cuda_emu/our_rules.py), which sees
+prices given to the project, measured 2026-11-27 with CuPy 14.2, not through
+minigan.cuda.launch): dozens of generic calls a step cost milliseconds of host time, as much
+as a small model's arithmetic. CuPy allows them all; the rule is ours, and so is the counter (tests/cuda_emu/our_rules.py), which sees
 every call the CuPy double serves. Here the step is examples/train_dcgan.py's own, on dcgan64.
 """
 import re
@@ -223,6 +224,10 @@ def test_a_dcgan64_training_step_makes_no_generic_cupy_call(emulated):
     # the noise is made on the device, the epoch's order went there once, nothing is read,
     # and the host never waits
     assert calls["h2d"] == 0 and calls["d2h"] == 0 and calls["sync"] == 0, calls
+    # the "now" column of docs/11-the-gpu-step.md's table: change the page with these
+    kernels = calls.names["kernel"]
+    assert (calls["kernel"], kernels["gemm"]) == (334, 57), calls
+    assert kernels["batch_norm_forward_stats"] + kernels["batch_norm_backward_reduce"] == 26, calls
 
 
 def test_the_benchmark_counts_our_kernels_and_the_products(emulated):
