@@ -43,7 +43,8 @@ __device__ inline void part_bounds(long long p, long long P, long long m, long l
 // sigma(x) = 1 / (1 + e^-x), the same formula as minigan/ops/activation.py's sigmoid_array:
 // with e = exp(-|x|), 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0.
 // NOTE: e <= 1 never overflows, and e / (1 + e) keeps full relative accuracy where sigma is
-// tiny (x << 0), which (1 + tanh(x / 2)) / 2 loses: it cancels to 0 below x = -40 or so.
+// tiny (x << 0), which (1 + tanh(x / 2)) / 2 loses: it cancels to 0 from x = -38 or so in
+// double, from x = -20 or so in float.
 template <typename T>
 __device__ T sigmoid_of(T x) {
     const T e = exp(-fabs(x));

@@ -340,8 +340,9 @@ def test_sigmoid(device, x):
 
 @pytest.mark.parametrize("dtype", [minigan.float64, minigan.float32])
 def test_sigmoid_keeps_its_relative_accuracy_where_it_is_tiny(device, dtype):
-    """σ(x) = e^x / (1 + e^x) for x < 0: (1 + tanh(x/2)) / 2 would give 0 at -40 and be
-    35% off at -37; and nothing overflows at ±1000. BCE's gradient uses the same σ."""
+    """σ(x) = e^x / (1 + e^x) for x < 0: (1 + tanh(x/2)) / 2 would give 0 from -38 in
+    float64 (and be 35% off at -37), from -20 in float32; and nothing overflows at ±1000.
+    BCE's gradient uses the same σ."""
     xs = [-1000.0, -100.0, -40.0, -37.0, -20.0, 0.0, 20.0, 1000.0]
     exact = np.array([math.exp(x) / (1 + math.exp(x)) if x < 0 else 1 / (1 + math.exp(-x))
                       for x in xs])

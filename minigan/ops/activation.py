@@ -45,8 +45,9 @@ class LeakyReLUGrad(Function):
     def forward(self, x, gy):
         slope = gy.dtype.type(self.slope)
         if 0 <= self.slope <= 1:
-            # NOTE: the local slope is max([x > 0], slope), exact: three quick passes, where
-            # NumPy's where with two scalars is about 3x slower (and np.take 1.5x)
+            # NOTE: the local slope is max([x > 0], slope), exact: three quick passes; gx by
+            # NumPy's where with two scalars took 5x as long, by np.take 2x (roughly: 800k
+            # float32 on a shared 2-core CPU, measured 2026-12-05)
             def piece(gx, x, gy):
                 np.maximum(np.greater(x, 0, out=gx), slope, out=gx)
                 gx *= gy
@@ -164,7 +165,8 @@ def sigmoid_array(x):
     with e = e^-|x|, σ(x) = 1 / (1 + e) for x ≥ 0 and e / (1 + e) for x < 0."""
     xp, one = Function.xp(x), x.dtype.type(1)
     # NOTE: e ≤ 1 never overflows, and e / (1 + e) keeps full relative accuracy where σ is
-    # tiny (x ≪ 0), which (1 + tanh(x/2)) / 2 loses: it cancels to 0 below x ≈ -40.
+    # tiny (x ≪ 0), which (1 + tanh(x/2)) / 2 loses: it cancels to 0 from x ≈ -38 in
+    # float64, from x ≈ -20 in float32.
     e = xp.exp(-abs(x))
     return xp.where(x >= 0, one / (one + e), e / (one + e))
 

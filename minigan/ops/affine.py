@@ -16,7 +16,7 @@ class Linear(Function):
 
         gx = gy W,   gW = gyᵀ x,   gb = Σₙ gy
     NOTE: one op rather than matmul(x, Wᵀ) + b: the composite's gW would come back
-    as a transposed (Fortran-ordered) view, and Adam runs 3× slower over such arrays.
+    as a transposed (Fortran-ordered) view, which Adam must copy before its passes.
     """
 
     every_dtype = True   # NOTE: on the GPU every product is our GEMM, never CuPy's cuBLAS
