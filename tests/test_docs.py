@@ -1,6 +1,6 @@
 """The tour (docs/) cannot rot: its examples run, its quotes and printed outputs match the
 source and a run, the tests it names exist, its links, fences, pictures and shape are right;
-and the checks themselves fail when they should (here and in tests/test_docs_checks.py)."""
+and the checks themselves fail when they should (tests/test_docs_checks.py)."""
 import re
 import sys
 from pathlib import Path
@@ -11,7 +11,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "docs"))
 
 import build  # noqa: E402  (docs/build.py)
-import checks  # noqa: E402  (docs/checks.py)
 
 PAGES = build.pages()
 
@@ -22,54 +21,17 @@ def test_the_tour_has_its_pages():
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_quotes_are_fresh(page):
-    assert build.stale_quotes(page) == [], "run python docs/build.py"
-
-
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_named_tests_exist(page):
-    assert build.missing_tests(page) == []
+def test_the_page_is_true_to_the_code_and_in_shape(page):
+    """Every check of ``python docs/build.py --check`` but the examples: quotes and printed
+    outputs fresh, named tests there, links, page numbers, fences and folds, imports in
+    every example block, nothing outside the repository, title, footer, Tests, Exercises."""
+    assert build.page_problems(page) == []
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_examples_run_and_print_what_the_page_says(page):
     failed, tried, report = build.run_examples(page)
     assert failed == 0, report
-
-
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_output_blocks_print_what_a_run_prints_now(page):
-    assert build.stale_outputs(page) == [], "run python docs/build.py"
-
-
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_links_and_images_resolve_with_their_anchors(page):
-    assert checks.bad_links(page) == []
-
-
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_page_numbers_are_links(page):
-    assert checks.bare_page_numbers(page) == []
-
-
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_fences_close_and_do_not_nest(page):
-    assert checks.fence_problems(page) == []
-
-
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_every_example_block_imports_the_modules_it_uses(page):
-    assert checks.unimported_modules(page) == []
-
-
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_nothing_points_outside_the_repository(page):
-    assert checks.leaving_references(page) == []
-
-
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_title_footer_tests_and_exercises(page):
-    assert checks.navigation_problems(page, checks.tour(PAGES)) == []
 
 
 def test_the_readmes_links_into_the_tour_resolve():
