@@ -332,6 +332,7 @@ def page_problems(page, order=None):
     problems += checks.bad_links(page) + checks.bare_page_numbers(page)
     problems += checks.fence_problems(page) + checks.unimported_modules(page)
     problems += checks.leaving_references(page) + checks.navigation_problems(page, order)
+    problems += checks.gpu_not_run(page)
     return problems
 
 

@@ -16,6 +16,8 @@ page is right; ``python docs/build.py --check`` prints them as "page: problem".
                                "STYLE.md", "../shared", "anchors.md", no link out of the root
     unimported_modules(page)   every ```pycon block imports the modules it uses (np,
                                minigan, F, nn, math): a reader may paste one block alone
+    gpu_not_run(page)          the index and the GPU page say first that the GPU path has
+                               not yet run on a real GPU (true until a GPU run is recorded)
     navigation_problems(page)  a "# Title" with no number, the footer of Previous and Next
                                in page order, "## Tests" (01 on), "## Exercises" whose
                                folded solutions run (00 to 09)
@@ -332,6 +334,23 @@ def section(text, name):
         elif start is not None and re.match(r"^## ", line):
             return "\n".join(lines[start:i])
     return None if start is None else "\n".join(lines[start:])
+
+
+NOT_ON_A_GPU = "**The GPU path has not yet run on a real GPU**"
+SAYS_NOT_ON_A_GPU = (INDEX, "11-the-gpu-step.md")
+
+
+def gpu_not_run(page):
+    """The index and the GPU page must say, in their first paragraph, that the GPU path has
+    not yet run on a real GPU: nothing in this project has, so a reader must learn it before
+    any number about a card. Remove the sentence (and this check) only with a GPU run's
+    record in hand."""
+    if page.name not in SAYS_NOT_ON_A_GPU:
+        return []
+    opening = "\n".join(page.read_text().splitlines()[:6])
+    if NOT_ON_A_GPU in opening:
+        return []
+    return [f"the first lines do not say {NOT_ON_A_GPU}: nothing here has run on a GPU yet"]
 
 
 def navigation_problems(page, order):

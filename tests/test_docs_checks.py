@@ -250,6 +250,20 @@ def test_a_block_that_uses_a_module_it_does_not_import_is_named(tmp_path, block,
     assert len(problems) == 1 and f"uses {says} without" in problems[0], problems
 
 
+# ---- nothing has run on a GPU yet ----
+
+@pytest.mark.parametrize("name", ["README.md", "11-the-gpu-step.md"])
+def test_the_index_and_the_gpu_page_say_first_that_no_gpu_ran_it(tmp_path, name):
+    said = write(tmp_path, name, f"# Title\n\n{checks.NOT_ON_A_GPU} (no GPU was lent).\n")
+    assert checks.gpu_not_run(said) == []
+    late = write(tmp_path, name, "# Title\n\n" + "Text.\n" * 8 + checks.NOT_ON_A_GPU + "\n")
+    assert len(checks.gpu_not_run(late)) == 1
+    gone = write(tmp_path, name, "# Title\n\nIt ran on an H200.\n")
+    assert "not yet run on a real GPU" in checks.gpu_not_run(gone)[0]
+    other = write(tmp_path, "04-linear.md", "# Title\n\nNo word of GPUs.\n")
+    assert checks.gpu_not_run(other) == []
+
+
 # ---- references that leave the repository ----
 
 def test_a_page_that_stays_inside_passes(tmp_path):
@@ -388,5 +402,5 @@ def test_check_prints_page_and_problem_and_exits_1(monkeypatch, tmp_path, capsys
     monkeypatch.setattr(sys, "argv", ["build.py", "--check"])
     assert build.main() == 1
     assert "README.md: line 4: a fence '```python' opens inside" in capsys.readouterr().out
-    write(docs, "README.md", "# The tour\n\n```text\nx\n```\n")
+    write(docs, "README.md", f"# The tour\n\n{checks.NOT_ON_A_GPU}.\n\n```text\nx\n```\n")
     assert build.main() == 0
