@@ -65,7 +65,7 @@ DOCS = ROOT / "docs"
 
 QUOTE = re.compile(r"^<!-- quote (?P<spec>.+?) -->\n(?P<body>.*?)^<!-- /quote -->$",
                    re.MULTILINE | re.DOTALL)
-PYCON = re.compile(r"^```pycon\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
+PYCON = checks.PYCON   # the ```pycon blocks: the examples that run as doctests
 TEST_NAME = re.compile(r"`(?P<file>tests/[\w/]+\.py)::(?P<name>\w+)(?:\[[^\]`]*\])?`")
 LANGUAGE = {".py": "python", ".cu": "cuda", ".cuh": "cuda"}
 

@@ -102,11 +102,9 @@ class Function:
 
     def release(self):
         """Drop everything saved for backward; a second backward then raises."""
-        by_backward = self.recorded_by_backward
+        by_backward = self.recorded_by_backward   # what the op was stays known to a picture
         self.__dict__.clear()
-        self.released = True
-        if by_backward:
-            self.recorded_by_backward = True   # what the op was stays known to a picture
+        self.released, self.recorded_by_backward = True, by_backward
 
     def name(self):
         return type(self).__name__ + "Backward"
